@@ -1,0 +1,31 @@
+// swift-tools-version: 6.1
+// ConvZoo: classic convolutional networks on a layer engine of its own.
+// Layers, each importing only those below it: Engine -> WeightIO -> Zoo -> Transfer -> zoo CLI.
+import PackageDescription
+
+let package = Package(
+    name: "ConvZoo",
+    products: [
+        .library(name: "ConvZoo", targets: ["Engine", "Zoo"]),
+        .executable(name: "zoo", targets: ["ZooCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // OpenBLAS from Debian (libopenblas-dev); its sgemm dispatches AVX2/FMA kernels at run time.
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "Engine", dependencies: ["CBLAS"], path: "Sources/Engine"),
+        .target(name: "Zoo", dependencies: ["Engine"], path: "Zoo"),
+        .executableTarget(
+            name: "ZooCLI",
+            dependencies: ["Engine", "Zoo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/ZooCLI"),
+        .testTarget(
+            name: "EngineTests", dependencies: ["Engine"], path: "Tests/EngineTests",
+            exclude: []),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,55 @@
+/// Layers applied one after another.
+///
+/// Backward stops below the lowest layer that has trainable weights (unless the caller needs the
+/// input gradient), so a frozen trunk costs no backward work during fine-tuning.
+public final class Sequential: Layer {
+    public let name: String
+    public private(set) var layers: [Layer]
+
+    public init(name: String, _ layers: [Layer]) {
+        self.name = name
+        self.layers = layers
+    }
+
+    public var sublayers: [Layer] { layers }
+
+    public func append(_ layer: Layer) { layers.append(layer) }
+
+    /// Replaces the layer named `name` (e.g. a classifier head for a new number of classes).
+    public func replace(_ name: String, with layer: Layer) -> Bool {
+        guard let i = layers.firstIndex(where: { $0.name == name }) else { return false }
+        layers[i] = layer
+        return true
+    }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        try layers.reduce(inputShape) { try $1.outputShape(for: $0) }
+    }
+
+    /// The output shape after every layer, for summaries.
+    public func shapes(for inputShape: [Int]) throws -> [(Layer, [Int])] {
+        var s = inputShape
+        return try layers.map { l in s = try l.outputShape(for: s); return (l, s) }
+    }
+
+    public func forward(_ input: Tensor, mode: Mode) throws -> Tensor {
+        _ = try outputShape(for: input.shape)
+        return try layers.reduce(input) { try $1.forward($0, mode: mode) }
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
+        // needsGradientBelow[i]: some layer before i (or our caller) wants a gradient.
+        var needsGradientBelow = [Bool](repeating: needsInputGradient, count: layers.count)
+        for i in layers.indices.dropFirst() {
+            needsGradientBelow[i] = needsGradientBelow[i - 1] || layers[i - 1].hasTrainableParameters
+        }
+        var g = outputGradient
+        for i in layers.indices.reversed() {
+            let layer = layers[i]
+            if !needsGradientBelow[i] && !layer.hasTrainableParameters { return nil }
+            guard let next = try layer.backward(g, needsInputGradient: needsGradientBelow[i]) else { return nil }
+            g = next
+        }
+        return g
+    }
+}

@@ -1,0 +1,129 @@
+/// Whether a forward pass trains (batch statistics, dropout on) or infers.
+public enum Mode: Sendable {
+    case training, inference
+}
+
+/// A named weight of a layer, with its gradient.
+///
+/// `trainable == false` freezes it: backward computes no gradient for it. Non-trainable state such
+/// as BatchNorm's running statistics is also a `Parameter`, listed in `Layer.state` and never trainable.
+public final class Parameter {
+    /// Keras's weight name within its layer: `kernel`, `bias`, `gamma`, `moving_mean`, ...
+    public let name: String
+    public var value: Tensor
+    /// dLoss/dValue, accumulated by backward passes; zero it with `zeroGradient()`.
+    public var gradient: Tensor
+    public var trainable: Bool
+
+    public init(name: String, value: Tensor, trainable: Bool = true) {
+        self.name = name
+        self.value = value
+        self.gradient = Tensor(zeros: value.shape)
+        self.trainable = trainable
+    }
+
+    public var shape: [Int] { value.shape }
+
+    public func zeroGradient() {
+        gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+    }
+}
+
+/// A layer: shape inference, forward, backward and named weights.
+///
+/// Contract:
+/// - `outputShape(for:)` answers before any data moves and throws `LayerError` naming the layer
+///   and both shapes when the input does not fit.
+/// - `forward` keeps what `backward` needs; `backward` takes dLoss/dOutput of the last forward,
+///   *accumulates* into the gradients of trainable parameters and returns dLoss/dInput when
+///   `needsInputGradient` is true (otherwise it may skip that work and return nil).
+public protocol Layer: AnyObject {
+    var name: String { get }
+    func outputShape(for inputShape: [Int]) throws -> [Int]
+    func forward(_ input: Tensor, mode: Mode) throws -> Tensor
+    func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor?
+    /// Weights that training may update, in Keras's order (e.g. kernel, bias).
+    var parameters: [Parameter] { get }
+    /// Non-trainable state (BatchNorm's running statistics), in Keras's order after `parameters`.
+    var state: [Parameter] { get }
+    /// Direct children of a composite layer.
+    var sublayers: [Layer] { get }
+}
+
+extension Layer {
+    public var parameters: [Parameter] { [] }
+    public var state: [Parameter] { [] }
+    public var sublayers: [Layer] { [] }
+
+    /// This layer's own weights in Keras order: `parameters` then `state`.
+    public var weights: [Parameter] { parameters + state }
+
+    /// This layer and every layer below it, depth first, parents before children.
+    public var allLayers: [Layer] { [self] + sublayers.flatMap { $0.allLayers } }
+
+    /// Every weight of this layer and its descendants.
+    public var allWeights: [Parameter] { allLayers.flatMap { $0.weights } }
+
+    /// Every trainable parameter of this layer and its descendants.
+    public var trainableParameters: [Parameter] {
+        allLayers.flatMap { $0.parameters }.filter { $0.trainable }
+    }
+
+    /// True when backward through this layer would update any weight.
+    public var hasTrainableParameters: Bool {
+        allLayers.contains { layer in layer.parameters.contains { $0.trainable } }
+    }
+
+    /// Freezes (or unfreezes) every parameter of this layer and its descendants.
+    public func setTrainable(_ trainable: Bool) {
+        for layer in allLayers { for p in layer.parameters { p.trainable = trainable } }
+    }
+
+    /// The first layer named `name` here or below.
+    public func layer(named name: String) -> Layer? {
+        allLayers.first { $0.name == name }
+    }
+
+    public func zeroGradients() { for p in allWeights { p.zeroGradient() } }
+
+    /// Number of elements in every weight (trainable, frozen and state), Keras's "Total params".
+    public var parameterCount: Int { allWeights.reduce(0) { $0 + $1.value.count } }
+}
+
+/// A shape or configuration error, naming the layer and what it expected.
+public struct LayerError: Error, CustomStringConvertible, Equatable {
+    public let layer: String
+    public let message: String
+
+    public init(layer: String, _ message: String) {
+        self.layer = layer
+        self.message = message
+    }
+
+    public var description: String { "layer '\(layer)': \(message)" }
+}
+
+func shapeString(_ s: [Int]) -> String { "(" + s.map(String.init).joined(separator: ", ") + ")" }
+
+extension Layer {
+    /// Throws unless `shape` has `rank` dimensions, all positive.
+    func requireRank(_ shape: [Int], _ rank: Int, _ what: String) throws {
+        guard shape.count == rank, shape.allSatisfy({ $0 > 0 }) else {
+            throw LayerError(layer: name, "expected a \(what) input, got shape \(shapeString(shape))")
+        }
+    }
+
+    /// Throws unless a backward's incoming gradient has the shape the last forward produced.
+    func requireGradientShape(_ gradient: Tensor, _ expected: [Int]) throws {
+        guard gradient.shape == expected else {
+            throw LayerError(layer: name, "backward got gradient of shape \(shapeString(gradient.shape)), "
+                + "expected \(shapeString(expected)) (the last forward's output)")
+        }
+    }
+
+    /// The input saved by forward, or an error if backward comes first.
+    func requireSaved<T>(_ value: T?) throws -> T {
+        guard let v = value else { throw LayerError(layer: name, "backward called before forward") }
+        return v
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+
+/// An elementwise (or, for softmax, per-row) activation.
+///
+/// Every case's derivative can be computed from the activation's *output*, so layers that fuse
+/// an activation (Keras's `Dense(..., activation="relu")`) keep only their output for backward.
+public enum Activation: Equatable, Sendable {
+    case linear, relu, sigmoid, tanh
+    /// max(x, alpha * x), alpha in (0, 1).
+    case leakyReLU(alpha: Float)
+    /// Softmax over the last axis.
+    case softmax
+
+    /// Applies the activation in place to `count` values laid out as rows of `lastAxis`.
+    func apply(_ p: UnsafeMutablePointer<Float>, count: Int, lastAxis: Int) {
+        switch self {
+        case .linear: return
+        case .relu:
+            Parallel.forRanges(count, minimumChunk: 1 << 16) { r in
+                for i in r where !(p[i] > 0) { p[i] = 0 }   // also maps NaN to 0 as max(0, x) in BLAS-land
+            }
+        case .sigmoid:
+            Parallel.forRanges(count, minimumChunk: 1 << 14) { r in
+                for i in r { p[i] = 1 / (1 + Foundation.exp(-p[i])) }
+            }
+        case .tanh:
+            Parallel.forRanges(count, minimumChunk: 1 << 14) { r in
+                for i in r { p[i] = Foundation.tanh(p[i]) }
+            }
+        case .leakyReLU(let alpha):
+            for i in 0..<count where p[i] < 0 { p[i] *= alpha }
+        case .softmax:
+            let rows = count / lastAxis
+            for r in 0..<rows {
+                let row = p + r * lastAxis
+                var m = -Float.infinity
+                for j in 0..<lastAxis { m = max(m, row[j]) }
+                var sum: Float = 0
+                for j in 0..<lastAxis { row[j] = Foundation.exp(row[j] - m); sum += row[j] }
+                let inv = 1 / sum
+                for j in 0..<lastAxis { row[j] *= inv }
+            }
+        }
+    }
+
+    /// Turns dL/d(output) into dL/d(pre-activation) in place, given the activation's output `y`.
+    func backward(_ g: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, count: Int, lastAxis: Int) {
+        switch self {
+        case .linear: return
+        case .relu:
+            for i in 0..<count where !(y[i] > 0) { g[i] = 0 }
+        case .sigmoid:
+            for i in 0..<count { g[i] *= y[i] * (1 - y[i]) }
+        case .tanh:
+            for i in 0..<count { g[i] *= 1 - y[i] * y[i] }
+        case .leakyReLU(let alpha):
+            for i in 0..<count where y[i] < 0 { g[i] *= alpha }
+        case .softmax:
+            // dx_j = y_j * (g_j - sum_k g_k y_k)
+            let rows = count / lastAxis
+            for r in 0..<rows {
+                let gr = g + r * lastAxis, yr = y + r * lastAxis
+                var dot: Float = 0
+                for j in 0..<lastAxis { dot += gr[j] * yr[j] }
+                for j in 0..<lastAxis { gr[j] = yr[j] * (gr[j] - dot) }
+            }
+        }
+    }
+}
+
+/// A standalone activation layer (Keras `Activation`, `ReLU`, `LeakyReLU`, `Softmax`).
+public final class ActivationLayer: Layer {
+    public let name: String
+    public let activation: Activation
+    private var savedOutput: Tensor?
+
+    public init(name: String, _ activation: Activation) {
+        self.name = name
+        self.activation = activation
+    }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
+            throw LayerError(layer: name, "expected a non-empty input, got shape \(shapeString(inputShape))")
+        }
+        return inputShape
+    }
+
+    public func forward(_ input: Tensor, mode: Mode) throws -> Tensor {
+        _ = try outputShape(for: input.shape)
+        var out = input
+        activation.apply(out.mutableData(), count: out.count, lastAxis: input.shape.last!)
+        savedOutput = mode == .training ? out : nil
+        return out
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
+        let y = try requireSaved(savedOutput)
+        try requireGradientShape(outputGradient, y.shape)
+        guard needsInputGradient else { return nil }
+        var g = outputGradient
+        activation.backward(g.mutableData(), output: y.data, count: g.count, lastAxis: y.shape.last!)
+        return g
+    }
+}

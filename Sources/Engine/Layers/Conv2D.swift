@@ -1,0 +1,146 @@
+/// 2-D convolution on NHWC input, Keras `Conv2D` semantics, with an optional fused activation.
+///
+/// Weights: `kernel` (kh, kw, in / groups, out), Keras's HWIO; `bias` (out).
+/// The kernel is used as it is stored: viewed as a row-major (kh*kw*in/groups, out) matrix it is
+/// the right-hand side of the im2col GEMM, so loading needs no packing.
+public final class Conv2D: Layer {
+    public let name: String
+    public let inputChannels: Int
+    public let filters: Int
+    public let kernelSize: (height: Int, width: Int)
+    public let strides: (height: Int, width: Int)
+    public let dilation: (height: Int, width: Int)
+    public let padding: Padding
+    public let groups: Int
+    public let activation: Activation
+    public let kernel: Parameter
+    public let bias: Parameter?
+
+    private var savedInput: Tensor?
+    private var savedOutput: Tensor?
+
+    public init(name: String, inputChannels: Int, filters: Int, kernelSize: (Int, Int),
+                strides: (Int, Int) = (1, 1), padding: Padding = .valid, dilation: (Int, Int) = (1, 1),
+                groups: Int = 1, useBias: Bool = true, activation: Activation = .linear,
+                initializer: Initializer = .glorotUniform) {
+        self.name = name
+        self.inputChannels = inputChannels
+        self.filters = filters
+        self.kernelSize = kernelSize
+        self.strides = strides
+        self.dilation = dilation
+        self.padding = padding
+        self.groups = groups
+        self.activation = activation
+        let shape = [kernelSize.0, kernelSize.1, max(1, inputChannels / max(groups, 1)), filters]
+        kernel = Parameter(name: "kernel", value: initializer.make(shape: shape))
+        bias = useBias ? Parameter(name: "bias", value: Tensor(zeros: [filters])) : nil
+    }
+
+    public var parameters: [Parameter] { [kernel] + (bias.map { [$0] } ?? []) }
+
+    func geometry(_ s: [Int]) -> WindowGeometry {
+        WindowGeometry(height: s[1], width: s[2], kernel: kernelSize, stride: strides, dilation: dilation,
+                       padding: padding)
+    }
+
+    public func outputShape(for s: [Int]) throws -> [Int] {
+        try requireRank(s, 4, "(batch, height, width, channels)")
+        guard groups >= 1, inputChannels % groups == 0, filters % groups == 0 else {
+            throw LayerError(layer: name, "\(inputChannels) input channels and \(filters) filters must both "
+                + "divide into \(groups) groups")
+        }
+        guard kernelSize.0 > 0, kernelSize.1 > 0, strides.0 > 0, strides.1 > 0, dilation.0 > 0, dilation.1 > 0 else {
+            throw LayerError(layer: name, "kernel, strides and dilation must be positive")
+        }
+        guard s[3] == inputChannels else {
+            throw LayerError(layer: name, "expected \(inputChannels) input channels, got input shape \(shapeString(s))")
+        }
+        let g = geometry(s)
+        guard g.outHeight > 0, g.outWidth > 0 else {
+            throw LayerError(layer: name, "input \(shapeString(s)) is too small for a \(kernelSize.0)x\(kernelSize.1) "
+                + "kernel with dilation \(dilation.0)x\(dilation.1) and padding \(padding): output would be empty")
+        }
+        return [s[0], g.outHeight, g.outWidth, filters]
+    }
+
+    /// True when the convolution is a plain GEMM over the input's pixels.
+    var isPointwise: Bool {
+        kernelSize == (1, 1) && strides == (1, 1) && groups == 1 && (padding == .valid || padding == .same)
+    }
+
+    public func forward(_ input: Tensor, mode: Mode) throws -> Tensor {
+        let outShape = try outputShape(for: input.shape)
+        var out = Tensor(uninitialized: outShape)
+        let y = out.mutableData()
+        let pixels = outShape[0] * outShape[1] * outShape[2]
+        fillRows(y, rows: pixels)
+        if isPointwise {
+            BLAS.parallelSgemm(m: pixels, n: filters, k: inputChannels, a: input.data, lda: inputChannels,
+                               b: kernel.value.data, ldb: filters, beta: 1, c: y, ldc: filters)
+        } else {
+            let plan = ConvPlan(conv: self, inputShape: input.shape)
+            plan.forward(x: input.data, kernel: kernel.value.data, y: y)
+        }
+        activation.apply(y, count: out.count, lastAxis: filters)
+        if mode == .training {
+            savedInput = input
+            savedOutput = activation == .linear ? nil : out
+        } else {
+            savedInput = nil; savedOutput = nil
+        }
+        return out
+    }
+
+    /// Starts every output row at the bias (or zero); the GEMMs then accumulate onto it.
+    private func fillRows(_ y: UnsafeMutablePointer<Float>, rows: Int) {
+        guard let bias else { y.update(repeating: 0, count: rows * filters); return }
+        let b = bias.value.data
+        Parallel.forRanges(rows, minimumChunk: 256) { r in
+            for row in r { (y + row * self.filters).update(from: b, count: self.filters) }
+        }
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
+        let x = try requireSaved(savedInput)
+        let outShape = try outputShape(for: x.shape)
+        try requireGradientShape(outputGradient, outShape)
+        var dy = outputGradient
+        if activation != .linear, let y = savedOutput {
+            activation.backward(dy.mutableData(), output: y.data, count: dy.count, lastAxis: filters)
+        }
+        let pixels = outShape[0] * outShape[1] * outShape[2]
+        if let bias, bias.trainable {
+            accumulateColumnSums(dy.data, rows: pixels, columns: filters, into: bias.gradient.mutableData())
+        }
+        let kernelGradient: UnsafeMutablePointer<Float>? = kernel.trainable ? kernel.gradient.mutableData() : nil
+        var dx: Tensor? = needsInputGradient ? Tensor(uninitialized: x.shape) : nil
+        let dxData = dx?.mutableData()
+
+        if isPointwise {
+            if let dw = kernelGradient {
+                BLAS.parallelSgemm(transA: true, m: inputChannels, n: filters, k: pixels, a: x.data,
+                                   lda: inputChannels, b: dy.data, ldb: filters, beta: 1, c: dw, ldc: filters)
+            }
+            if let dxData {
+                BLAS.parallelSgemm(transB: true, m: pixels, n: inputChannels, k: filters, a: dy.data, lda: filters,
+                                   b: kernel.value.data, ldb: filters, beta: 0, c: dxData, ldc: inputChannels)
+            }
+        } else {
+            let plan = ConvPlan(conv: self, inputShape: x.shape)
+            if let dw = kernelGradient { plan.accumulateKernelGradient(x: x.data, dy: dy.data, dw: dw) }
+            if let dxData { plan.inputGradient(dy: dy.data, kernel: kernel.value.data, dx: dxData) }
+        }
+        return dx
+    }
+}
+
+/// Adds the column sums of a row-major (rows, columns) matrix to `out`, in a fixed order.
+func accumulateColumnSums(_ m: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+    Parallel.forRanges(columns, minimumChunk: 64) { cols in
+        for r in 0..<rows {
+            let row = m + r * columns
+            for c in cols { out[c] += row[c] }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+/// How a convolution is cut into tiles for im2col + GEMM.
+///
+/// A tile is a band of whole output rows of one image. Its im2col matrix (rows of kh*kw*C/groups
+/// patch values) lives in a per-thread scratch buffer of bounded size, so scratch memory does not
+/// grow with the batch. Bands are tall enough that bands two apart never touch the same input
+/// rows; the input gradient is scattered in two phases (even bands, then odd bands), so threads
+/// never write the same element at once and the summation order is fixed.
+struct ConvPlan {
+    let batch: Int, height: Int, width: Int, channels: Int
+    let outHeight: Int, outWidth: Int, filters: Int
+    let kh: Int, kw: Int, sh: Int, sw: Int, dh: Int, dw: Int, padTop: Int, padLeft: Int
+    let groups: Int, groupChannels: Int, groupFilters: Int
+    /// Columns of the im2col matrix: kh * kw * channels / groups.
+    let patch: Int
+    let bandRows: Int
+    let tiles: [(image: Int, rows: Range<Int>)]
+
+    /// Upper bound on one thread's im2col scratch, in floats (4 MiB).
+    static let scratchBudget = 1 << 20
+
+    init(conv: Conv2D, inputShape s: [Int]) {
+        let g = conv.geometry(s)
+        batch = s[0]; height = s[1]; width = s[2]; channels = s[3]
+        outHeight = g.outHeight; outWidth = g.outWidth; filters = conv.filters
+        kh = conv.kernelSize.height; kw = conv.kernelSize.width
+        sh = conv.strides.height; sw = conv.strides.width
+        dh = conv.dilation.height; dw = conv.dilation.width
+        padTop = g.rows.padBegin; padLeft = g.cols.padBegin
+        groups = conv.groups; groupChannels = channels / groups; groupFilters = filters / groups
+        patch = kh * kw * groupChannels
+
+        // Bands two apart must not overlap in the input: (rows + 1) * sh >= (kh - 1) * dh + 1.
+        let extent = (kh - 1) * dh + 1
+        let minRows = max(1, (extent + sh - 1) / sh)
+        let budgetRows = max(1, ConvPlan.scratchBudget / max(1, outWidth * patch))
+        // Aim for at least four bands per thread so the pool stays balanced.
+        let balanceRows = max(1, (batch * outHeight) / (4 * Parallel.threadCount))
+        let rows = max(minRows, min(budgetRows, balanceRows, outHeight))
+        bandRows = rows
+        var t: [(Int, Range<Int>)] = []
+        for n in 0..<batch {
+            var r = 0
+            while r < outHeight { t.append((n, r..<min(outHeight, r + rows))); r += rows }
+        }
+        tiles = t
+    }
+
+    var scratchCount: Int { bandRows * outWidth * patch }
+
+    /// First output pixel (row of the output matrix) of a tile.
+    func firstPixel(_ tile: (image: Int, rows: Range<Int>)) -> Int {
+        (tile.image * outHeight + tile.rows.lowerBound) * outWidth
+    }
+
+    /// Fills `col` with the tile's patches for one group: one row of `patch` values per output pixel.
+    func im2col(_ x: UnsafePointer<Float>, tile: (image: Int, rows: Range<Int>), group: Int,
+                into col: UnsafeMutablePointer<Float>) {
+        let image = x + tile.image * height * width * channels + group * groupChannels
+        let contiguousRow = dw == 1 && groups == 1   // a kernel row is kw*C contiguous floats
+        var dst = col
+        for oy in tile.rows {
+            for ox in 0..<outWidth {
+                let ix0 = ox * sw - padLeft
+                for ky in 0..<kh {
+                    let iy = oy * sh - padTop + ky * dh
+                    if iy < 0 || iy >= height {
+                        dst.update(repeating: 0, count: kw * groupChannels)
+                        dst += kw * groupChannels
+                        continue
+                    }
+                    let rowBase = image + iy * width * channels
+                    if contiguousRow && ix0 >= 0 && ix0 + kw <= width {
+                        dst.update(from: rowBase + ix0 * channels, count: kw * channels)
+                        dst += kw * channels
+                        continue
+                    }
+                    for kx in 0..<kw {
+                        let ix = ix0 + kx * dw
+                        if ix < 0 || ix >= width {
+                            dst.update(repeating: 0, count: groupChannels)
+                        } else {
+                            dst.update(from: rowBase + ix * channels, count: groupChannels)
+                        }
+                        dst += groupChannels
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds a tile's patch gradients for one group back onto the input gradient.
+    func col2imAdd(_ col: UnsafePointer<Float>, tile: (image: Int, rows: Range<Int>), group: Int,
+                   into dx: UnsafeMutablePointer<Float>) {
+        let image = dx + tile.image * height * width * channels + group * groupChannels
+        var src = col
+        for oy in tile.rows {
+            for ox in 0..<outWidth {
+                let ix0 = ox * sw - padLeft
+                for ky in 0..<kh {
+                    let iy = oy * sh - padTop + ky * dh
+                    if iy < 0 || iy >= height { src += kw * groupChannels; continue }
+                    let rowBase = image + iy * width * channels
+                    for kx in 0..<kw {
+                        let ix = ix0 + kx * dw
+                        if ix >= 0 && ix < width {
+                            let d = rowBase + ix * channels
+                            for c in 0..<groupChannels { d[c] += src[c] }
+                        }
+                        src += groupChannels
+                    }
+                }
+            }
+        }
+    }
+
+    /// y (already holding the bias) += conv(x, kernel).
+    func forward(x: UnsafePointer<Float>, kernel: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        Parallel.forRanges(tiles.count) { range in
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+            defer { col.deallocate() }
+            for t in range {
+                let tile = tiles[t]
+                let pixels = tile.rows.count * outWidth
+                let yTile = y + firstPixel(tile) * filters
+                for g in 0..<groups {
+                    im2col(x, tile: tile, group: g, into: col)
+                    BLAS.sgemm(m: pixels, n: groupFilters, k: patch, a: col, lda: patch,
+                               b: kernel + g * groupFilters, ldb: filters, beta: 1, c: yTile + g * groupFilters, ldc: filters)
+                }
+            }
+        }
+    }
+
+    /// dw += im2col(x)^T * dy, one partial sum per thread, added in thread order.
+    func accumulateKernelGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>) {
+        let parts = max(1, min(Parallel.threadCount, tiles.count))
+        let size = patch * filters
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: parts * size)
+        partials.initialize(repeating: 0, count: parts * size)
+        defer { partials.deallocate() }
+        Parallel.run(parts: parts) { part in
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+            defer { col.deallocate() }
+            let acc = partials + part * size
+            for t in Parallel.partition(tiles.count, parts: parts, part: part) {
+                let tile = tiles[t]
+                let pixels = tile.rows.count * outWidth
+                let dyTile = dy + firstPixel(tile) * filters
+                for g in 0..<groups {
+                    im2col(x, tile: tile, group: g, into: col)
+                    BLAS.sgemm(transA: true, m: patch, n: groupFilters, k: pixels, a: col, lda: patch,
+                               b: dyTile + g * groupFilters, ldb: filters, beta: 1, c: acc + g * groupFilters, ldc: filters)
+                }
+            }
+        }
+        Parallel.forRanges(size, minimumChunk: 4096) { r in
+            for p in 0..<parts {
+                let acc = partials + p * size
+                for i in r { dw[i] += acc[i] }
+            }
+        }
+    }
+
+    /// dx = col2im(dy * kernel^T), even bands first, then odd bands.
+    func inputGradient(dy: UnsafePointer<Float>, kernel: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+        dx.update(repeating: 0, count: batch * height * width * channels)
+        for parity in 0..<2 {
+            let mine = stride(from: parity, to: tiles.count, by: 2).map { $0 }
+            Parallel.forRanges(mine.count) { range in
+                let col = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+                defer { col.deallocate() }
+                for i in range {
+                    let tile = tiles[mine[i]]
+                    let pixels = tile.rows.count * outWidth
+                    let dyTile = dy + firstPixel(tile) * filters
+                    for g in 0..<groups {
+                        BLAS.sgemm(transB: true, m: pixels, n: patch, k: groupFilters, a: dyTile + g * groupFilters,
+                                   lda: filters, b: kernel + g * groupFilters, ldb: filters, beta: 0, c: col, ldc: patch)
+                        col2imAdd(col, tile: tile, group: g, into: dx)
+                    }
+                }
+            }
+        }
+    }
+}

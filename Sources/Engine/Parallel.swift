@@ -1,0 +1,40 @@
+import Dispatch
+import Foundation
+
+/// The engine's one pool of compute threads.
+///
+/// Work is split into a fixed number of contiguous parts, one per thread, so the partition (and
+/// therefore every floating-point sum) depends only on the thread count, never on timing.
+/// OpenBLAS runs single-threaded inside these threads (see `BLAS`), so the cores are never
+/// oversubscribed.
+public enum Parallel {
+    /// Number of compute threads: `ZOO_THREADS` if set, otherwise the number of active cores.
+    public static var threadCount: Int = {
+        if let s = ProcessInfo.processInfo.environment["ZOO_THREADS"], let n = Int(s), n > 0 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
+
+    /// Calls `body(part)` for `part` in `0..<parts`, running parts concurrently on the pool.
+    public static func run(parts: Int, _ body: (Int) -> Void) {
+        if parts <= 1 { if parts == 1 { body(0) }; return }
+        DispatchQueue.concurrentPerform(iterations: parts, execute: body)
+    }
+
+    /// Splits `0..<count` into at most `threadCount` contiguous ranges and runs them concurrently.
+    /// Ranges smaller than `minimumChunk` are not split further.
+    public static func forRanges(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let parts = max(1, min(threadCount, count / max(1, minimumChunk)))
+        run(parts: parts) { p in
+            let r = Parallel.partition(count, parts: parts, part: p)
+            if !r.isEmpty { body(r) }
+        }
+    }
+
+    /// The `part`-th of `parts` contiguous, near-equal ranges covering `0..<count`.
+    public static func partition(_ count: Int, parts: Int, part: Int) -> Range<Int> {
+        let base = count / parts, extra = count % parts
+        let start = part * base + min(part, extra)
+        return start..<(start + base + (part < extra ? 1 : 0))
+    }
+}
