@@ -11,22 +11,26 @@ public enum Activation: Equatable, Sendable {
     /// Softmax over the last axis.
     case softmax
 
-    /// Applies the activation in place to `count` values laid out as rows of `lastAxis`.
+    /// Applies the activation in place to `count` values laid out as rows of `lastAxis`,
+    /// split across the pool.
     func apply(_ p: UnsafeMutablePointer<Float>, count: Int, lastAxis: Int) {
+        if self == .linear { return }
+        let rows = count / lastAxis
+        Parallel.forRanges(rows, minimumChunk: max(1, (1 << 14) / lastAxis)) { r in
+            self.applySerial(p + r.lowerBound * lastAxis, count: r.count * lastAxis, lastAxis: lastAxis)
+        }
+    }
+
+    /// `apply` on the calling thread, for use inside work that is already parallel.
+    func applySerial(_ p: UnsafeMutablePointer<Float>, count: Int, lastAxis: Int) {
         switch self {
         case .linear: return
         case .relu:
-            Parallel.forRanges(count, minimumChunk: 1 << 16) { r in
-                for i in r where !(p[i] > 0) { p[i] = 0 }   // also maps NaN to 0 as max(0, x) in BLAS-land
-            }
+            for i in 0..<count where p[i] < 0 { p[i] = 0 }   // NaN passes through, as in PyTorch
         case .sigmoid:
-            Parallel.forRanges(count, minimumChunk: 1 << 14) { r in
-                for i in r { p[i] = 1 / (1 + Foundation.exp(-p[i])) }
-            }
+            for i in 0..<count { p[i] = 1 / (1 + Foundation.exp(-p[i])) }
         case .tanh:
-            Parallel.forRanges(count, minimumChunk: 1 << 14) { r in
-                for i in r { p[i] = Foundation.tanh(p[i]) }
-            }
+            for i in 0..<count { p[i] = Foundation.tanh(p[i]) }
         case .leakyReLU(let alpha):
             for i in 0..<count where p[i] < 0 { p[i] *= alpha }
         case .softmax:
@@ -41,6 +45,25 @@ public enum Activation: Equatable, Sendable {
                 for j in 0..<lastAxis { row[j] *= inv }
             }
         }
+    }
+
+    /// Adds `bias` to each of `rows` rows of `columns` values, then applies the activation:
+    /// the epilogue of a convolution or dense GEMM, run on a tile while it is still in cache.
+    func biasAndApply(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>?) {
+        if let bias {
+            if self == .relu {
+                for r in 0..<rows {
+                    let row = p + r * columns
+                    for c in 0..<columns { let v = row[c] + bias[c]; row[c] = v < 0 ? 0 : v }
+                }
+                return
+            }
+            for r in 0..<rows {
+                let row = p + r * columns
+                for c in 0..<columns { row[c] += bias[c] }
+            }
+        }
+        applySerial(p, count: rows * columns, lastAxis: columns)
     }
 
     /// Turns dL/d(output) into dL/d(pre-activation) in place, given the activation's output `y`.

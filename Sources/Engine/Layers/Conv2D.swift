@@ -72,17 +72,9 @@ public final class Conv2D: Layer {
     public func forward(_ input: Tensor, mode: Mode) throws -> Tensor {
         let outShape = try outputShape(for: input.shape)
         var out = Tensor(uninitialized: outShape)
-        let y = out.mutableData()
-        let pixels = outShape[0] * outShape[1] * outShape[2]
-        fillRows(y, rows: pixels)
-        if isPointwise {
-            BLAS.parallelSgemm(m: pixels, n: filters, k: inputChannels, a: input.data, lda: inputChannels,
-                               b: kernel.value.data, ldb: filters, beta: 1, c: y, ldc: filters)
-        } else {
-            let plan = ConvPlan(conv: self, inputShape: input.shape)
-            plan.forward(x: input.data, kernel: kernel.value.data, y: y)
-        }
-        activation.apply(y, count: out.count, lastAxis: filters)
+        ConvPlan(conv: self, inputShape: input.shape)
+            .forward(x: input.data, kernel: kernel.value.data, bias: bias?.value.data, activation: activation,
+                     y: out.mutableData())
         if mode == .training {
             savedInput = input
             savedOutput = activation == .linear ? nil : out
@@ -90,15 +82,6 @@ public final class Conv2D: Layer {
             savedInput = nil; savedOutput = nil
         }
         return out
-    }
-
-    /// Starts every output row at the bias (or zero); the GEMMs then accumulate onto it.
-    private func fillRows(_ y: UnsafeMutablePointer<Float>, rows: Int) {
-        guard let bias else { y.update(repeating: 0, count: rows * filters); return }
-        let b = bias.value.data
-        Parallel.forRanges(rows, minimumChunk: 256) { r in
-            for row in r { (y + row * self.filters).update(from: b, count: self.filters) }
-        }
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {

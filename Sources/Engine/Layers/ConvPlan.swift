@@ -1,3 +1,5 @@
+import Foundation
+
 /// How a convolution is cut into tiles for im2col + GEMM.
 ///
 /// A tile is a band of whole output rows of one image. Its im2col matrix (rows of kh*kw*C/groups
@@ -13,10 +15,12 @@ struct ConvPlan {
     /// Columns of the im2col matrix: kh * kw * channels / groups.
     let patch: Int
     let bandRows: Int
+    /// A 1x1, stride-1, unpadded convolution: the input rows are the GEMM's left operand as they are.
+    let pointwise: Bool
     let tiles: [(image: Int, rows: Range<Int>)]
 
     /// Upper bound on one thread's im2col scratch, in floats (4 MiB).
-    static let scratchBudget = 1 << 20
+    static let scratchBudget = Int(ProcessInfo.processInfo.environment["ZOO_SCRATCH"] ?? "") ?? (1 << 20)
 
     init(conv: Conv2D, inputShape s: [Int]) {
         let g = conv.geometry(s)
@@ -28,6 +32,7 @@ struct ConvPlan {
         padTop = g.rows.padBegin; padLeft = g.cols.padBegin
         groups = conv.groups; groupChannels = channels / groups; groupFilters = filters / groups
         patch = kh * kw * groupChannels
+        pointwise = conv.isPointwise
 
         // Bands two apart must not overlap in the input: (rows + 1) * sh >= (kh - 1) * dh + 1.
         let extent = (kh - 1) * dh + 1
@@ -113,20 +118,28 @@ struct ConvPlan {
         }
     }
 
-    /// y (already holding the bias) += conv(x, kernel).
-    func forward(x: UnsafePointer<Float>, kernel: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+    /// y = activation(conv(x, kernel) + bias), tile by tile: each tile's GEMM is followed at once
+    /// by its bias-and-activation epilogue while the tile is still in cache.
+    func forward(x: UnsafePointer<Float>, kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                 activation: Activation, y: UnsafeMutablePointer<Float>) {
         Parallel.forRanges(tiles.count) { range in
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
-            defer { col.deallocate() }
+            let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+            defer { col?.deallocate() }
             for t in range {
                 let tile = tiles[t]
                 let pixels = tile.rows.count * outWidth
                 let yTile = y + firstPixel(tile) * filters
-                for g in 0..<groups {
-                    im2col(x, tile: tile, group: g, into: col)
-                    BLAS.sgemm(m: pixels, n: groupFilters, k: patch, a: col, lda: patch,
-                               b: kernel + g * groupFilters, ldb: filters, beta: 1, c: yTile + g * groupFilters, ldc: filters)
+                if let col {
+                    for g in 0..<groups {
+                        im2col(x, tile: tile, group: g, into: col)
+                        BLAS.sgemm(m: pixels, n: groupFilters, k: patch, a: col, lda: patch, b: kernel + g * groupFilters,
+                                   ldb: filters, beta: 0, c: yTile + g * groupFilters, ldc: filters)
+                    }
+                } else {
+                    BLAS.sgemm(m: pixels, n: filters, k: channels, a: x + firstPixel(tile) * channels, lda: channels,
+                               b: kernel, ldb: filters, beta: 0, c: yTile, ldc: filters)
                 }
+                activation.biasAndApply(yTile, rows: pixels, columns: filters, bias: bias)
             }
         }
     }

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+/// `zoo bench`: throughput of the engine's hot layers against the raw sgemm rate of the same run.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure layer throughput (GFLOP/s) against raw sgemm, at batch 1 and 16.")
+
+    @Option(help: "Batch sizes to measure.")
+    var batch: [Int] = [1, 16]
+
+    @Option(help: "Seconds to spend on each measurement.")
+    var seconds: Double = 1.0
+
+    @Option(help: "Only the layer cases whose name contains this text.")
+    var only: String?
+
+    func run() throws {
+        print("threads: \(Parallel.threadCount)")
+        let sgemm = measureSgemm(size: 1024)
+        print(String(format: "sgemm 1024x1024x1024: %.1f GFLOP/s", sgemm))
+        print("layer                     batch   forward GFLOP/s (of sgemm)   backward GFLOP/s (of sgemm)")
+        let cases = LayerCase.all.filter { only == nil || $0.name.contains(only!) }
+        for b in batch {
+            for c in cases {
+                let r = try c.measure(batch: b, seconds: seconds)
+                print(c.name.padding(toLength: 25, withPad: " ", startingAt: 0)
+                    + String(format: " %5d   %8.1f (%3.0f%%)              %8.1f (%3.0f%%)",
+                             b, r.forward, 100 * r.forward / sgemm, r.backward, 100 * r.backward / sgemm))
+            }
+        }
+    }
+
+    func measureSgemm(size n: Int) -> Double {
+        let a = Tensor(shape: [n, n], repeating: 0.5), b = Tensor(shape: [n, n], repeating: 0.25)
+        var c = Tensor(zeros: [n, n])
+        let cp = c.mutableData()
+        let t = Stopwatch.median(budget: seconds) {
+            BLAS.parallelSgemm(m: n, n: n, k: n, a: a.data, lda: n, b: b.data, ldb: n, beta: 0, c: cp, ldc: n)
+        }
+        return 2 * Double(n * n * n) / t / 1e9
+    }
+}
+
+/// One benchmarked layer shape.
+struct LayerCase {
+    let name: String
+    let inputShape: (Int) -> [Int]
+    let make: () -> Layer
+    let macsPerImage: Int
+
+    static let all: [LayerCase] = [
+        LayerCase(name: "vgg16 block3_conv1 3x3", inputShape: { [$0, 56, 56, 128] },
+                  make: { Conv2D(name: "block3_conv1", inputChannels: 128, filters: 256, kernelSize: (3, 3), padding: .same) },
+                  macsPerImage: 56 * 56 * 256 * 9 * 128),
+        LayerCase(name: "resnet50 bottleneck 1x1", inputShape: { [$0, 28, 28, 512] },
+                  make: { Conv2D(name: "conv3_block2_1_conv", inputChannels: 512, filters: 128, kernelSize: (1, 1)) },
+                  macsPerImage: 28 * 28 * 128 * 512),
+        LayerCase(name: "resnet stem 7x7/2", inputShape: { [$0, 224, 224, 3] },
+                  make: { Conv2D(name: "conv1_conv", inputChannels: 3, filters: 64, kernelSize: (7, 7), strides: (2, 2),
+                                 padding: .symmetric(3)) },
+                  macsPerImage: 112 * 112 * 64 * 49 * 3),
+        LayerCase(name: "vgg16 fc1 25088->4096", inputShape: { [$0, 25088] },
+                  make: { Dense(name: "fc1", inputFeatures: 25088, units: 4096) },
+                  macsPerImage: 25088 * 4096),
+    ]
+
+    /// Forward and backward (input and weight gradients) GFLOP/s.
+    func measure(batch: Int, seconds: Double) throws -> (forward: Double, backward: Double) {
+        let layer = make()
+        var x = Tensor(zeros: inputShape(batch))
+        let g = RandomGenerator(seed: 1)
+        x.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = g.uniform(-1, 1) } }
+        let flops = 2 * Double(macsPerImage) * Double(batch)
+        let forward = try Stopwatch.median(budget: seconds) { _ = try layer.forward(x, mode: .inference) }
+        let y = try layer.forward(x, mode: .training)
+        let dy = Tensor(shape: y.shape, repeating: 0.01)
+        let backward = try Stopwatch.median(budget: seconds) { _ = try layer.backward(dy, needsInputGradient: true) }
+        return (flops / forward / 1e9, 2 * flops / backward / 1e9)
+    }
+}

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct ZooCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zoo",
+        abstract: "Classic convolutional networks with Keras- and torchvision-identical numbers.",
+        subcommands: [BenchCommand.self])
+}
