@@ -24,8 +24,9 @@ let package = Package(
             dependencies: ["Engine", "Zoo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/ZooCLI"),
         .testTarget(
-            name: "EngineTests", dependencies: ["Engine"], path: "Tests/EngineTests",
-            exclude: []),
+            name: "EngineTests", dependencies: ["Engine"], path: "Tests/EngineTests"),
+        // Runs the built `zoo` binary as a real process.
+        .testTarget(name: "CLITests", path: "Tests/CLITests"),
     ],
     swiftLanguageModes: [.v5]
 )

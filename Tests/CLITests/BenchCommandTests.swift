@@ -1,0 +1,24 @@
+import XCTest
+
+final class BenchCommandTests: XCTestCase {
+    func testBenchPrintsSgemmAndLayerRates() throws {
+        let r = try ZooBinary.run(["bench", "--batch", "1", "--seconds", "0.01", "--only", "1x1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let sgemm = try XCTUnwrap(lines.first { $0.hasPrefix("sgemm") }, r.stdout)
+        XCTAssertGreaterThan(Double(sgemm.split(separator: " ")[2]) ?? 0, 0, sgemm)
+        let row = try XCTUnwrap(lines.first { $0.hasPrefix("resnet50 bottleneck 1x1") }, r.stdout)
+        // name, batch, forward rate, (share), backward rate, (share)
+        let numbers = row.dropFirst(25).split(separator: " ").compactMap { Double($0) }
+        XCTAssertEqual(numbers.count, 3, row)
+        XCTAssertEqual(numbers.first, 1)
+        XCTAssertTrue(numbers.dropFirst().allSatisfy { $0 > 0 }, row)
+        XCTAssertFalse(lines.contains { $0.hasPrefix("vgg16") }, "--only must filter the cases")
+    }
+
+    func testUnknownOptionFailsWithUsage() throws {
+        let r = try ZooBinary.run(["bench", "--no-such-option"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("no-such-option"), r.stderr)
+    }
+}
