@@ -11,21 +11,34 @@ public final class Parameter {
     /// Keras's weight name within its layer: `kernel`, `bias`, `gamma`, `moving_mean`, ...
     public let name: String
     public var value: Tensor
-    /// dLoss/dValue, accumulated by backward passes; zero it with `zeroGradient()`.
-    public var gradient: Tensor
     public var trainable: Bool
+    private var storedGradient: Tensor?
 
     public init(name: String, value: Tensor, trainable: Bool = true) {
         self.name = name
         self.value = value
-        self.gradient = Tensor(zeros: value.shape)
         self.trainable = trainable
     }
 
     public var shape: [Int] { value.shape }
 
+    /// dLoss/dValue, accumulated by backward passes; zero it with `zeroGradient()`.
+    /// Allocated on first use, so a model that only infers holds no gradient memory.
+    public var gradient: Tensor {
+        get { storedGradient ?? Tensor(zeros: value.shape) }
+        set { storedGradient = newValue }
+        _modify {
+            if storedGradient?.shape != value.shape { storedGradient = Tensor(zeros: value.shape) }
+            yield &storedGradient!
+        }
+    }
+
+    /// True once a gradient has been allocated.
+    public var hasGradient: Bool { storedGradient != nil }
+
     public func zeroGradient() {
-        gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        guard storedGradient != nil else { return }
+        storedGradient!.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     }
 }
 

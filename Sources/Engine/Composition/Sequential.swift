@@ -53,3 +53,16 @@ public final class Sequential: Layer {
         return g
     }
 }
+
+extension Sequential {
+    /// Runs the layers up to and including the one named `name`, found here or inside nested
+    /// `Sequential`s, and returns its output; nil when no such layer is reachable that way.
+    public func forward(_ input: Tensor, mode: Mode, stoppingAfter name: String) throws -> Tensor? {
+        guard let i = layers.firstIndex(where: { $0.name == name || ($0 as? Sequential)?.layer(named: name) != nil })
+        else { return nil }
+        var x = input
+        for layer in layers[..<i] { x = try layer.forward(x, mode: mode) }
+        if layers[i].name == name { return try layers[i].forward(x, mode: mode) }
+        return try (layers[i] as! Sequential).forward(x, mode: mode, stoppingAfter: name)
+    }
+}

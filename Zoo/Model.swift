@@ -1,0 +1,143 @@
+import Engine
+
+/// Which reference framework an architecture follows. It decides the layer names, the default
+/// classifier output (Keras: softmax; torchvision and Caffe: logits) and the default preprocessing.
+public enum Flavour: String, Sendable {
+    case keras, torchvision, caffe
+}
+
+/// Global pooling after the trunk when the classifier top is left off (Keras's `pooling`).
+public enum GlobalPooling: String, Sendable {
+    case average = "avg", max
+}
+
+/// Keras Applications' construction options.
+public struct ModelOptions {
+    public var includeTop = true
+    /// Without the top: nil keeps the 4-D feature map, as Keras's `pooling=None`.
+    public var pooling: GlobalPooling?
+    public var classes = 1000
+    /// nil: the reference's own output (softmax for Keras flavours, logits otherwise).
+    public var classifierActivation: Activation?
+    /// nil: the architecture's default input size.
+    public var inputSize: (height: Int, width: Int)?
+    /// Divides every channel count; narrow twins of the full models for tests.
+    public var channelDivisor = 1
+    /// Units of the hidden fully connected layers (VGG fc1/fc2, AlexNet fc6/fc7); nil: 4096.
+    public var hiddenUnits: Int?
+
+    public init(includeTop: Bool = true, pooling: GlobalPooling? = nil, classes: Int = 1000,
+                classifierActivation: Activation? = nil, inputSize: (height: Int, width: Int)? = nil) {
+        self.includeTop = includeTop
+        self.pooling = pooling
+        self.classes = classes
+        self.classifierActivation = classifierActivation
+        self.inputSize = inputSize
+    }
+
+    /// A channel count of the full model, divided for narrow twins.
+    func channels(_ full: Int) -> Int { max(1, full / channelDivisor) }
+    var hidden: Int { hiddenUnits ?? 4096 }
+}
+
+/// A network of the zoo: its layers and what a user needs to run it.
+public final class Model {
+    /// The zoo name, e.g. `vgg16` or `resnet50-keras`.
+    public let architecture: String
+    public let flavour: Flavour
+    /// The layers, outermost first.
+    public let network: Sequential
+    /// Input (height, width, channels), batch excluded.
+    public let inputShape: [Int]
+    public let options: ModelOptions
+    /// Weighted layers in the reference's order (Keras's `model.layers`), used by positional
+    /// loading and by every file ConvZoo writes.
+    public let weightedLayers: [Layer]
+    /// Other names a tap answers to, e.g. Caffe's `fc7` for Keras's `fc2`.
+    public let tapAliases: [String: String]
+    /// Layers whose outputs are documented taps, in network order.
+    public let taps: [String]
+    public var classNames: [String]?
+    /// Input preprocessing as Keras `imagenet_utils` names it: caffe, torch, tf or none.
+    public var preprocessing: String
+    /// Resize transform of the reference: `keras-direct` or torchvision's `resize256-crop224`.
+    public var resizeTransform: String
+
+    init(architecture: String, flavour: Flavour, network: Sequential, inputShape: [Int], options: ModelOptions,
+         weightedLayerOrder: [String]? = nil, tapAliases: [String: String] = [:], taps: [String],
+         preprocessing: String, resizeTransform: String) throws {
+        self.architecture = architecture
+        self.flavour = flavour
+        self.network = network
+        self.inputShape = inputShape
+        self.options = options
+        self.tapAliases = tapAliases
+        self.taps = taps.filter { network.layer(named: $0) != nil }
+        self.preprocessing = preprocessing
+        self.resizeTransform = resizeTransform
+        let weighted = network.allLayers.filter { !$0.weights.isEmpty }
+        if let order = weightedLayerOrder {
+            let byName = Dictionary(weighted.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            weightedLayers = try order.map { n in
+                guard let l = byName[n] else { throw ModelError("\(architecture): no weighted layer '\(n)'") }
+                return l
+            }
+            guard weightedLayers.count == weighted.count else {
+                throw ModelError("\(architecture): layer order lists \(weightedLayers.count) of \(weighted.count) weighted layers")
+            }
+        } else {
+            weightedLayers = weighted
+        }
+        do {
+            _ = try network.outputShape(for: [1] + inputShape)
+        } catch {
+            throw ModelError("\(architecture): input \(inputShape[0])x\(inputShape[1]) is too small; "
+                + "the smallest input this network supports is \(smallestInput())x\(smallestInput()) (\(error))")
+        }
+    }
+
+    /// The smallest square input the network's shape inference accepts.
+    func smallestInput() -> Int {
+        for s in 1...2048 where (try? network.outputShape(for: [1, s, s, inputShape[2]])) != nil { return s }
+        return 0
+    }
+
+    /// The output shape for a batch of `batch`, batch first.
+    public func outputShape(batch: Int = 1) throws -> [Int] { try network.outputShape(for: [batch] + inputShape) }
+
+    /// Runs the network in inference mode on a preprocessed NHWC batch.
+    public func predict(_ x: Tensor) throws -> Tensor {
+        try checkInput(x)
+        return try network.forward(x, mode: .inference)
+    }
+
+    /// The output of the layer named `tap` (or an alias such as `fc7`), as Keras defines it: after
+    /// the layer's own activation.
+    public func output(at tap: String, for x: Tensor) throws -> Tensor {
+        try checkInput(x)
+        let name = tapAliases[tap] ?? tap
+        guard let y = try network.forward(x, mode: .inference, stoppingAfter: name) else {
+            let known = (taps + tapAliases.keys.sorted()).joined(separator: ", ")
+            throw ModelError("\(architecture) has no tap '\(tap)'; taps: \(known)")
+        }
+        return y
+    }
+
+    func checkInput(_ x: Tensor) throws {
+        guard x.rank == 4, Array(x.shape.dropFirst()) == inputShape || x.shape[3] == inputShape[2] else {
+            throw ModelError("\(architecture) expects NHWC input (batch, \(inputShape[0]), \(inputShape[1]), "
+                + "\(inputShape[2])), got \(x.shape)")
+        }
+    }
+
+    /// Every weight of the model, Keras's "Total params".
+    public var totalParameters: Int { network.parameterCount }
+    /// Weights that training may update (torchvision's parameter count).
+    public var trainableParameters: Int { network.allLayers.flatMap { $0.parameters }.filter { $0.trainable }.reduce(0) { $0 + $1.value.count } }
+}
+
+/// A configuration or input error of a zoo model.
+public struct ModelError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
