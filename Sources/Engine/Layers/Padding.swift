@@ -24,10 +24,12 @@ public struct WindowAxis: Equatable {
         self.input = input; self.kernel = kernel; self.stride = stride; self.dilation = dilation
         self.padBegin = padBegin; self.padEnd = padEnd
         let span = input + padBegin + padEnd - dilation * (kernel - 1) - 1
-        if span < 0 { output = 0; return }
-        var out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1
-        if ceilMode && (out - 1) * stride >= input + padBegin { out -= 1 }
-        output = out
+        // Floor division, as PyTorch's div_rtn: in ceil mode an input shorter than the kernel
+        // (span in -(stride-1)...-1) still gets one window, clipped to the input.
+        let numerator = span + (ceilMode ? stride - 1 : 0)
+        var out = (numerator >= 0 ? numerator / stride : -((-numerator + stride - 1) / stride)) + 1
+        if ceilMode && out > 0 && (out - 1) * stride >= input + padBegin { out -= 1 }
+        output = max(out, 0)
     }
 
     /// Keras `same` padding: output ceil(N / S), total padding split with the extra at the end.
