@@ -5,5 +5,5 @@ struct ZooCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zoo",
         abstract: "Classic convolutional networks with Keras- and torchvision-identical numbers.",
-        subcommands: [BenchCommand.self])
+        subcommands: [ListCommand.self, SummaryCommand.self, BenchCommand.self])
 }

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Zoo
+
+/// Options that shape a model, shared by the commands that build one.
+struct ModelShapeOptions: ParsableArguments {
+    @Option(help: "Number of classes of the top.")
+    var classes: Int = 1000
+
+    @Flag(help: "Leave the classifier top off.")
+    var noTop = false
+
+    @Option(help: "Global pooling without the top: avg or max.")
+    var pooling: String?
+
+    @Option(help: "Input size as HxW, e.g. 160x160.")
+    var input: String?
+
+    @Option(help: "Classifier output: softmax or none (default: the reference's own).")
+    var classifierActivation: String?
+
+    func modelOptions() throws -> ModelOptions {
+        var o = ModelOptions(includeTop: !noTop, classes: classes)
+        if let pooling {
+            guard let p = GlobalPooling(rawValue: pooling) else {
+                throw ValidationError("--pooling must be avg or max, got '\(pooling)'")
+            }
+            o.pooling = p
+        }
+        if let input {
+            let parts = input.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, parts.allSatisfy({ $0 > 0 }) else {
+                throw ValidationError("--input must look like 224x224, got '\(input)'")
+            }
+            o.inputSize = (parts[0], parts[1])
+        }
+        switch classifierActivation {
+        case nil: break
+        case "softmax": o.classifierActivation = .softmax
+        case "none", "linear": o.classifierActivation = .linear
+        case let other?: throw ValidationError("--classifier-activation must be softmax or none, got '\(other)'")
+        }
+        return o
+    }
+}
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "One line per architecture.")
+
+    func run() throws {
+        print("name".padding(toLength: 17, withPad: " ", startingAt: 0) + "parameters".padding(toLength: 14, withPad: " ", startingAt: 0)
+            + "input".padding(toLength: 13, withPad: " ", startingAt: 0) + "reference")
+        for a in Catalog.all {
+            let m = try a.make()
+            let count = m.flavour == .keras ? m.totalParameters : m.trainableParameters
+            print(a.name.padding(toLength: 17, withPad: " ", startingAt: 0)
+                + grouped(count).padding(toLength: 14, withPad: " ", startingAt: 0)
+                + a.defaultInput.map(String.init).joined(separator: "x").padding(toLength: 13, withPad: " ", startingAt: 0)
+                + a.reference)
+        }
+    }
+}
+
+struct SummaryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "summary", abstract: "Layer table, parameter counts and multiply-accumulates of an architecture.")
+
+    @Argument(help: "Architecture name (see `zoo list`).")
+    var name: String
+
+    @OptionGroup var shape: ModelShapeOptions
+
+    func run() throws {
+        let model = try Catalog.architecture(named: name).make(shape.modelOptions())
+        print(try ModelSummary(model).render(title: name), terminator: "")
+    }
+}

@@ -1,0 +1,135 @@
+import Engine
+
+/// Going Deeper with Convolutions (Szegedy et al., 2014): Inception v1.
+///
+/// `googlenet`: torchvision's GoogLeNet. Every convolution is a `ConvBN` unit (no bias, BatchNorm
+/// eps 0.001, ReLU); max pools use ceil mode; the "5x5" branch really uses a 3x3 kernel, kept as
+/// torchvision has it for its weights; the auxiliary classifiers are training-only in torchvision
+/// and left out here (`summary` shows the inference model); `transformInput` (off by default, as
+/// in torchvision's constructor, on for its ImageNet weights) re-normalizes torch-preprocessed
+/// input to the (x - 0.5) / 0.5 scaling those weights were trained with.
+/// `googlenet-caffe`: the paper's network as Caffe's `bvlc_googlenet`: plain convolutions with
+/// biases and ReLU, LocalResponseNorm after the stem, real 5x5 branches, ceil-mode pools.
+public enum GoogLeNet {
+    /// One Inception block's widths, named as in the paper's table.
+    public struct InceptionWidths: Sendable {
+        public var ch1x1, ch3x3reduce, ch3x3, ch5x5reduce, ch5x5, poolProj: Int
+
+        public init(_ ch1x1: Int, _ ch3x3reduce: Int, _ ch3x3: Int, _ ch5x5reduce: Int, _ ch5x5: Int, _ poolProj: Int) {
+            (self.ch1x1, self.ch3x3reduce, self.ch3x3, self.ch5x5reduce, self.ch5x5, self.poolProj) =
+                (ch1x1, ch3x3reduce, ch3x3, ch5x5reduce, ch5x5, poolProj)
+        }
+
+        var output: Int { ch1x1 + ch3x3 + ch5x5 + poolProj }
+
+        func divided(by d: Int) -> InceptionWidths {
+            InceptionWidths(max(1, ch1x1 / d), max(1, ch3x3reduce / d), max(1, ch3x3 / d), max(1, ch5x5reduce / d),
+                            max(1, ch5x5 / d), max(1, poolProj / d))
+        }
+    }
+
+    /// The paper's table, in network order; `nil` marks a max pool between stages.
+    static let blocks: [(String, InceptionWidths)?] = [
+        ("3a", InceptionWidths(64, 96, 128, 16, 32, 32)),
+        ("3b", InceptionWidths(128, 128, 192, 32, 96, 64)),
+        nil,
+        ("4a", InceptionWidths(192, 96, 208, 16, 48, 64)),
+        ("4b", InceptionWidths(160, 112, 224, 24, 64, 64)),
+        ("4c", InceptionWidths(128, 128, 256, 24, 64, 64)),
+        ("4d", InceptionWidths(112, 144, 288, 32, 64, 64)),
+        ("4e", InceptionWidths(256, 160, 320, 32, 128, 128)),
+        nil,
+        ("5a", InceptionWidths(256, 160, 320, 32, 128, 128)),
+        ("5b", InceptionWidths(384, 192, 384, 48, 128, 128)),
+    ]
+
+    /// What differs between torchvision's and Caffe's networks.
+    struct Style {
+        let caffe: Bool
+
+        /// Caffe's names use `/`; ours replace it with `_` (`inception_3a/1x1` -> `inception_3a_1x1`).
+        func blockName(_ id: String) -> String { caffe ? "inception_\(id)" : "inception\(id)" }
+
+        /// A convolution and its ReLU; torchvision puts a BatchNorm between them.
+        func unit(_ name: String, _ inC: Int, _ outC: Int, _ k: Int, stride: Int = 1) -> [Layer] {
+            let padding: Padding = .symmetric(k / 2)
+            if caffe {
+                return [Conv2D(name: name, inputChannels: inC, filters: outC, kernelSize: (k, k), strides: (stride, stride),
+                               padding: padding, activation: .relu)]
+            }
+            return [Conv2D(name: name + "_conv", inputChannels: inC, filters: outC, kernelSize: (k, k),
+                           strides: (stride, stride), padding: padding, useBias: false),
+                    BatchNorm(name: name + "_bn", channels: outC, epsilon: 1e-3, momentum: 0.1, convention: .pytorch),
+                    ActivationLayer(name: name + "_relu", .relu)]
+        }
+
+        /// The four branches, joined along channels.
+        func inception(_ id: String, input: Int, _ w: InceptionWidths) -> Concatenate {
+            let n = blockName(id)
+            let fiveKernel = caffe ? 5 : 3   // torchvision's "5x5" branch is a 3x3
+            let pool = MaxPool2D(name: n + "_pool", poolSize: (3, 3), strides: (1, 1), padding: .symmetric(1), ceilMode: true)
+            return Concatenate(name: n, branches: [
+                Sequential(name: n + "_branch1", unit(n + "_1x1", input, w.ch1x1, 1)),
+                Sequential(name: n + "_branch2", unit(n + "_3x3_reduce", input, w.ch3x3reduce, 1)
+                    + unit(n + "_3x3", w.ch3x3reduce, w.ch3x3, 3)),
+                Sequential(name: n + "_branch3", unit(n + "_5x5_reduce", input, w.ch5x5reduce, 1)
+                    + unit(n + "_5x5", w.ch5x5reduce, w.ch5x5, fiveKernel)),
+                Sequential(name: n + "_branch4", [pool] + unit(n + "_pool_proj", input, w.poolProj, 1)),
+            ])
+        }
+
+        func maxPool(_ name: String) -> MaxPool2D {
+            MaxPool2D(name: name, poolSize: (3, 3), strides: (2, 2), ceilMode: true)
+        }
+
+        func lrn(_ name: String) -> LocalResponseNorm { LocalResponseNorm(name: name, size: 5, alpha: 1e-4, beta: 0.75, k: 1) }
+    }
+
+    public static func make(caffe: Bool, transformInput: Bool = false, options o: ModelOptions = ModelOptions()) throws -> Model {
+        let size = o.inputSize ?? (224, 224)
+        let inputShape = [size.height, size.width, 3]
+        let style = Style(caffe: caffe)
+        var layers: [Layer] = []
+        if transformInput && !caffe { layers.append(ChannelAffine.torchvisionGoogLeNetTransform()) }
+        let c64 = o.channels(64), c192 = o.channels(192)
+        if caffe {
+            layers += style.unit("conv1_7x7_s2", 3, c64, 7, stride: 2)
+            layers += [style.maxPool("pool1_3x3_s2"), style.lrn("pool1_norm1")]
+            layers += style.unit("conv2_3x3_reduce", c64, c64, 1) + style.unit("conv2_3x3", c64, c192, 3)
+            layers += [style.lrn("conv2_norm2"), style.maxPool("pool2_3x3_s2")]
+        } else {
+            layers += style.unit("conv1", 3, c64, 7, stride: 2) + [style.maxPool("pool1")]
+            layers += style.unit("conv2", c64, c64, 1) + style.unit("conv3", c64, c192, 3) + [style.maxPool("pool2")]
+        }
+        var channels = c192
+        var pools = 3
+        for entry in blocks {
+            guard let (id, full) = entry else {
+                // torchvision's last stage pool is 2x2; Caffe's is 3x3 (both stride 2, ceil mode).
+                let name = caffe ? "pool\(pools)_3x3_s2" : "pool\(pools)"
+                layers.append(!caffe && pools == 4
+                              ? MaxPool2D(name: name, poolSize: (2, 2), strides: (2, 2), ceilMode: true) : style.maxPool(name))
+                pools += 1
+                continue
+            }
+            let w = full.divided(by: o.channelDivisor)
+            layers.append(style.inception(id, input: channels, w))
+            channels = w.output
+        }
+        let pooled = caffe ? "pool5_7x7_s1" : "avg_pool"
+        if o.includeTop {
+            // torchvision pools adaptively to 1x1; Caffe averages a 7x7 window, the same at 224x224.
+            layers.append(GlobalAveragePooling2D(name: pooled))
+            layers.append(Dropout(name: caffe ? "pool5_drop_7x7_s1" : "dropout", rate: caffe ? 0.4 : 0.2))
+            layers.append(Dense(name: caffe ? "loss3_classifier" : "predictions", inputFeatures: channels,
+                                units: o.classes, activation: o.classifierActivation ?? .linear))
+        } else if let pooling = o.pooling {
+            layers.append(pooling == .average ? GlobalAveragePooling2D(name: pooled) : GlobalMaxPooling2D(name: "max_pool"))
+        }
+        return try Model(
+            architecture: caffe ? "googlenet-caffe" : "googlenet", flavour: caffe ? .caffe : .torchvision,
+            network: Sequential(name: caffe ? "googlenet_caffe" : "googlenet", layers), inputShape: inputShape,
+            options: o, tapAliases: ["pool5": pooled], taps: [pooled, "max_pool"],
+            preprocessing: caffe ? "caffe" : "torch", resizeTransform: "resize256-crop224")
+    }
+}

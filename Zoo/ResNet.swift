@@ -1,0 +1,155 @@
+import Engine
+
+/// Deep Residual Learning for Image Recognition (He et al., 2015).
+///
+/// `resnet18` ... `resnet152`: torchvision's ResNet "v1.5": the stride of a downsampling
+/// bottleneck sits on its 3x3 convolution, convolutions have no bias, BatchNorm eps 1e-5, the stem
+/// max pool pads with -inf. `resnet50-keras` ... `resnet152-keras`: Keras Applications' v1: the
+/// stride sits on the first 1x1, convolutions have biases, BatchNorm eps 1.001e-5 and the stem pads
+/// with explicit `ZeroPadding2D` layers. Both use Keras's names (`conv2_block1_1_conv`); the
+/// torchvision keys map onto them in `tools/convert_torchvision.py`.
+public enum ResNet {
+    public enum Depth: Int, Sendable, CaseIterable {
+        case resnet18 = 18, resnet34 = 34, resnet50 = 50, resnet101 = 101, resnet152 = 152
+
+        /// Blocks per stage (conv2_x ... conv5_x).
+        var blockCounts: [Int] {
+            switch self {
+            case .resnet18: [2, 2, 2, 2]
+            case .resnet34: [3, 4, 6, 3]
+            case .resnet50: [3, 4, 6, 3]
+            case .resnet101: [3, 4, 23, 3]
+            case .resnet152: [3, 8, 36, 3]
+            }
+        }
+
+        var usesBottleneck: Bool { rawValue >= 50 }
+    }
+
+    static let stageWidths = [64, 128, 256, 512]
+
+    /// Builds the torchvision (`keras: false`) or Keras Applications flavour.
+    public static func make(_ depth: Depth, keras: Bool, options o: ModelOptions = ModelOptions()) throws -> Model {
+        precondition(!keras || depth.usesBottleneck, "Keras Applications has no basic-block ResNet")
+        let size = o.inputSize ?? (224, 224)
+        let inputShape = [size.height, size.width, 3]
+        let style = BlockStyle(keras: keras)
+        var layers: [Layer] = []
+        var order: [String] = []
+        let stem = o.channels(64)
+        if keras {
+            layers.append(ZeroPadding2D(name: "conv1_pad", padding: (3, 3, 3, 3)))
+            layers.append(Conv2D(name: "conv1_conv", inputChannels: 3, filters: stem, kernelSize: (7, 7), strides: (2, 2)))
+        } else {
+            layers.append(Conv2D(name: "conv1_conv", inputChannels: 3, filters: stem, kernelSize: (7, 7), strides: (2, 2),
+                                 padding: .symmetric(3), useBias: false))
+        }
+        layers.append(style.batchNorm("conv1_bn", stem))
+        layers.append(ActivationLayer(name: "conv1_relu", .relu))
+        order += ["conv1_conv", "conv1_bn"]
+        if keras {
+            layers.append(ZeroPadding2D(name: "pool1_pad", padding: (1, 1, 1, 1)))
+            layers.append(MaxPool2D(name: "pool1_pool", poolSize: (3, 3), strides: (2, 2)))
+        } else {
+            layers.append(MaxPool2D(name: "pool1_pool", poolSize: (3, 3), strides: (2, 2), padding: .symmetric(1)))
+        }
+
+        var channels = stem
+        var aliases: [String: String] = [:]
+        var taps = ["pool1_pool"]
+        for (s, blocks) in depth.blockCounts.enumerated() {
+            let width = o.channels(stageWidths[s])
+            var stage: [Layer] = []
+            for b in 0..<blocks {
+                let name = "conv\(s + 2)_block\(b + 1)"
+                let stride = (b == 0 && s > 0) ? 2 : 1
+                let block = depth.usesBottleneck
+                    ? style.bottleneck(name, input: channels, width: width, stride: stride, first: b == 0, order: &order)
+                    : style.basicBlock(name, input: channels, width: width, stride: stride, order: &order)
+                stage.append(block)
+                channels = depth.usesBottleneck ? width * 4 : width
+                aliases[name + "_out"] = name
+            }
+            layers.append(Sequential(name: "conv\(s + 2)", stage))
+            taps.append("conv\(s + 2)_block\(blocks)_out")
+        }
+        if o.includeTop {
+            layers.append(GlobalAveragePooling2D(name: "avg_pool"))
+            layers.append(Dense(name: "predictions", inputFeatures: channels, units: o.classes,
+                                activation: o.classifierActivation ?? (keras ? .softmax : .linear)))
+            order.append("predictions")
+        } else if let pooling = o.pooling {
+            layers.append(pooling == .average ? GlobalAveragePooling2D(name: "avg_pool") : GlobalMaxPooling2D(name: "max_pool"))
+        }
+        taps += ["avg_pool", "max_pool"]
+        return try Model(
+            architecture: "resnet\(depth.rawValue)" + (keras ? "-keras" : ""), flavour: keras ? .keras : .torchvision,
+            network: Sequential(name: "resnet\(depth.rawValue)", layers), inputShape: inputShape, options: o,
+            weightedLayerOrder: order, tapAliases: aliases, taps: taps,
+            preprocessing: keras ? "caffe" : "torch", resizeTransform: keras ? "keras-direct" : "resize256-crop224")
+    }
+
+    /// What differs between the two flavours inside a block.
+    struct BlockStyle {
+        let keras: Bool
+
+        func batchNorm(_ name: String, _ channels: Int) -> BatchNorm {
+            keras ? BatchNorm(name: name, channels: channels, epsilon: 1.001e-5, momentum: 0.99, convention: .keras)
+                : BatchNorm(name: name, channels: channels, epsilon: 1e-5, momentum: 0.1, convention: .pytorch)
+        }
+
+        func conv(_ name: String, _ inC: Int, _ outC: Int, _ k: Int, stride: Int = 1) -> Conv2D {
+            // torchvision pads a 3x3 by 1 on every side; Keras's `same` does the same at stride 1,
+            // which is the only stride Keras uses on its 3x3s.
+            Conv2D(name: name, inputChannels: inC, filters: outC, kernelSize: (k, k), strides: (stride, stride),
+                   padding: k == 1 ? .valid : (keras ? .same : .symmetric(k / 2)), useBias: keras)
+        }
+
+        /// conv -> BN -> ReLU, the unit every block is made of.
+        func convBN(_ prefix: String, _ inC: Int, _ outC: Int, _ k: Int, stride: Int = 1, relu: Bool = true,
+                    order: inout [String]) -> [Layer] {
+            order += [prefix + "_conv", prefix + "_bn"]
+            let layers: [Layer] = [conv(prefix + "_conv", inC, outC, k, stride: stride), batchNorm(prefix + "_bn", outC)]
+            return relu ? layers + [ActivationLayer(name: prefix + "_relu", .relu)] : layers
+        }
+
+        func projection(_ name: String, _ inC: Int, _ outC: Int, stride: Int) -> Layer? {
+            guard stride != 1 || inC != outC else { return nil }
+            return Sequential(name: name + "_shortcut",
+                              [conv(name + "_0_conv", inC, outC, 1, stride: stride), batchNorm(name + "_0_bn", outC)])
+        }
+
+        /// Two 3x3 convolutions (resnet18, resnet34).
+        func basicBlock(_ name: String, input: Int, width: Int, stride: Int, order: inout [String]) -> Residual {
+            let main = convBN(name + "_1", input, width, 3, stride: stride, order: &order)
+                + convBN(name + "_2", width, width, 3, relu: false, order: &order)
+            let shortcut = projection(name, input, width, stride: stride)
+            if shortcut != nil { order += [name + "_0_conv", name + "_0_bn"] }
+            return Residual(name: name, main: Sequential(name: name + "_main", main), shortcut: shortcut,
+                            activation: .relu, addName: name + "_add", outName: name + "_out")
+        }
+
+        /// 1x1 reduce, 3x3, 1x1 expand by 4. torchvision strides the 3x3 (v1.5), Keras the first 1x1 (v1).
+        func bottleneck(_ name: String, input: Int, width: Int, stride: Int, first: Bool, order: inout [String]) -> Residual {
+            var blockOrder: [String] = []
+            let main = convBN(name + "_1", input, width, 1, stride: keras ? stride : 1, order: &blockOrder)
+                + convBN(name + "_2", width, width, 3, stride: keras ? 1 : stride, order: &blockOrder)
+                + convBN(name + "_3", width, width * 4, 1, relu: false, order: &blockOrder)
+            // Keras's first block of every stage projects, even at stride 1 (conv_shortcut=True).
+            let shortcut = keras && first
+                ? Sequential(name: name + "_shortcut", [conv(name + "_0_conv", input, width * 4, 1, stride: stride),
+                                                       batchNorm(name + "_0_bn", width * 4)])
+                : projection(name, input, width * 4, stride: stride)
+            if shortcut != nil {
+                // Keras's model.layers lists a projecting block as
+                // _1_conv, _1_bn, _2_conv, _2_bn, _0_conv, _3_conv, _0_bn, _3_bn.
+                blockOrder = keras
+                    ? Array(blockOrder[0..<4]) + [name + "_0_conv", name + "_3_conv", name + "_0_bn", name + "_3_bn"]
+                    : blockOrder + [name + "_0_conv", name + "_0_bn"]
+            }
+            order += blockOrder
+            return Residual(name: name, main: Sequential(name: name + "_main", main), shortcut: shortcut,
+                            activation: .relu, addName: name + "_add", outName: name + "_out")
+        }
+    }
+}
