@@ -1,12 +1,19 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Zoo
 
 /// `zoo bench`: throughput of the engine's hot layers against the raw sgemm rate of the same run.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure layer throughput (GFLOP/s) against raw sgemm, at batch 1 and 16.")
+        abstract: "Measure throughput: a model's images/s, or the hot layers' GFLOP/s against raw sgemm.")
+
+    @Option(help: "Architecture to measure (see `zoo list`); without it, the layer suite runs.")
+    var model: String?
+
+    @Flag(help: "With --model: measure a training step (forward, backward, SGD update) instead of inference.")
+    var train = false
 
     @Option(help: "Batch sizes to measure.")
     var batch: [Int] = [1, 16]
@@ -18,6 +25,10 @@ struct BenchCommand: ParsableCommand {
     var only: String?
 
     func run() throws {
+        if let model {
+            for b in batch { try benchModel(model, batch: b) }
+            return
+        }
         print("threads: \(Parallel.threadCount)")
         let sgemm = measureSgemm(size: 1024)
         print(String(format: "sgemm 1024x1024x1024: %.1f GFLOP/s", sgemm))
@@ -31,6 +42,38 @@ struct BenchCommand: ParsableCommand {
                              b, r.forward, 100 * r.forward / sgemm, r.backward, 100 * r.backward / sgemm))
             }
         }
+    }
+
+    /// Prints `NAME batch B: X images/s, Y ms/batch, Z GFLOP/s`.
+    func benchModel(_ name: String, batch b: Int) throws {
+        let m = try Catalog.architecture(named: name).make()
+        let macs = try ModelSummary(m).multiplyAccumulates
+        let g = RandomGenerator(seed: 1)
+        var x = Tensor(zeros: [b] + m.inputShape)
+        x.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = g.uniform(-1, 1) } }
+        let seconds: Double
+        var flops = 2 * Double(macs) * Double(b)
+        if train {
+            // One SGD step: forward in training mode, backward from a fixed output gradient, update.
+            let outShape = try m.outputShape(batch: b)
+            let dy = Tensor(shape: outShape, repeating: 1 / Float(b))
+            let params = m.network.trainableParameters
+            seconds = try Stopwatch.median(budget: self.seconds, minRounds: 2) {
+                m.network.zeroGradients()
+                _ = try m.network.forward(x, mode: .training)
+                _ = try m.network.backward(dy, needsInputGradient: false)
+                for p in params {
+                    let v = p.value.count
+                    let w = p.value.mutableData(), gr = p.gradient.data
+                    for i in 0..<v { w[i] -= 0.001 * gr[i] }
+                }
+            }
+            flops *= 3
+        } else {
+            seconds = try Stopwatch.median(budget: self.seconds, minRounds: 2) { _ = try m.predict(x) }
+        }
+        print(String(format: "%@ batch %d: %.2f images/s, %.1f ms/batch, %.1f GFLOP/s%@", name, b, Double(b) / seconds,
+                     seconds * 1000, flops / seconds / 1e9, train ? " (training step)" : ""))
     }
 
     func measureSgemm(size n: Int) -> Double {

@@ -50,3 +50,26 @@ final class SequentialTests: XCTestCase {
         XCTAssertFalse(d.kernel.hasGradient)
     }
 }
+
+final class InferenceFusionTests: XCTestCase {
+    /// Conv -> BatchNorm -> ReLU folded into one GEMM epilogue gives what the three layers give.
+    func testFusedConvBatchNormReLUEqualsTheLayersOneByOne() throws {
+        for bias in [false, true] {
+            let conv = Conv2D(name: "c", inputChannels: 3, filters: 5, kernelSize: (3, 3), strides: (2, 2),
+                              padding: .same, useBias: bias)
+            conv.bias?.value = randomTensor([5], seed: 3)
+            let bn = BatchNorm(name: "bn", channels: 5, epsilon: 1e-3, momentum: 0.1, convention: .pytorch)
+            bn.gamma!.value = randomTensor([5], seed: 4)
+            bn.beta!.value = randomTensor([5], seed: 5)
+            bn.movingMean.value = randomTensor([5], seed: 6)
+            bn.movingVariance.value = randomTensor([5], seed: 7, low: 0.5, high: 2)
+            let relu = ActivationLayer(name: "r", .relu)
+            let x = randomTensor([2, 7, 6, 3])
+            let expected = try relu.forward(bn.forward(conv.forward(x, mode: .inference), mode: .inference), mode: .inference)
+            let fused = try Sequential(name: "s", [conv, bn, relu]).forward(x, mode: .inference)
+            assertClose(fused, expected, relative: 1e-6, "bias \(bias)")
+            let noReLU = try Sequential(name: "s", [conv, bn]).forward(x, mode: .inference)
+            assertClose(noReLU, try bn.forward(conv.forward(x, mode: .inference), mode: .inference), relative: 1e-6)
+        }
+    }
+}

@@ -34,7 +34,29 @@ public final class Sequential: Layer {
 
     public func forward(_ input: Tensor, mode: Mode) throws -> Tensor {
         _ = try outputShape(for: input.shape)
-        return try layers.reduce(input) { try $1.forward($0, mode: mode) }
+        guard mode == .inference else { return try layers.reduce(input) { try $1.forward($0, mode: mode) } }
+        var x = input
+        var i = 0
+        while i < layers.count {
+            let (y, used) = try Sequential.fusedInference(layers, at: i, x)
+            x = y
+            i += used
+        }
+        return x
+    }
+
+    /// Inference through `layers[i]`, folding Conv2D -> BatchNorm [-> activation] into one GEMM
+    /// epilogue (the weights themselves are untouched). Returns the output and the layers consumed.
+    static func fusedInference(_ layers: [Layer], at i: Int, _ x: Tensor) throws -> (Tensor, Int) {
+        if let conv = layers[i] as? Conv2D, conv.activation == .linear, i + 1 < layers.count,
+           let bn = layers[i + 1] as? BatchNorm, bn.channels == conv.filters {
+            let (scale, shift) = bn.inferenceAffine()
+            if i + 2 < layers.count, let act = layers[i + 2] as? ActivationLayer, act.activation != .softmax {
+                return (try conv.forwardFused(x, scale: scale, shift: shift, then: act.activation), 3)
+            }
+            return (try conv.forwardFused(x, scale: scale, shift: shift, then: .linear), 2)
+        }
+        return (try layers[i].forward(x, mode: .inference), 1)
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {

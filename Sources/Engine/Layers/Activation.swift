@@ -26,7 +26,7 @@ public enum Activation: Equatable, Sendable {
         switch self {
         case .linear: return
         case .relu:
-            for i in 0..<count where p[i] < 0 { p[i] = 0 }   // NaN passes through, as in PyTorch
+            for i in 0..<count { p[i] = p[i] < 0 ? 0 : p[i] }   // NaN passes through, as in PyTorch
         case .sigmoid:
             for i in 0..<count { p[i] = 1 / (1 + Foundation.exp(-p[i])) }
         case .tanh:
@@ -47,21 +47,42 @@ public enum Activation: Equatable, Sendable {
         }
     }
 
-    /// Adds `bias` to each of `rows` rows of `columns` values, then applies the activation:
-    /// the epilogue of a convolution or dense GEMM, run on a tile while it is still in cache.
-    func biasAndApply(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>?) {
-        if let bias {
+    /// The epilogue of a convolution or dense GEMM, run on a tile while it is still in cache:
+    /// each row of `columns` values becomes activation(row * scale + shift) (scale or shift may be nil).
+    func epilogue(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
+                  scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?) {
+        switch (scale, shift) {
+        case let (scale?, shift?):
             if self == .relu {
                 for r in 0..<rows {
                     let row = p + r * columns
-                    for c in 0..<columns { let v = row[c] + bias[c]; row[c] = v < 0 ? 0 : v }
+                    for c in 0..<columns { let v = row[c] * scale[c] + shift[c]; row[c] = v < 0 ? 0 : v }
                 }
                 return
             }
             for r in 0..<rows {
                 let row = p + r * columns
-                for c in 0..<columns { row[c] += bias[c] }
+                for c in 0..<columns { row[c] = row[c] * scale[c] + shift[c] }
             }
+        case let (nil, shift?):
+            if self == .relu {
+                for r in 0..<rows {
+                    let row = p + r * columns
+                    for c in 0..<columns { let v = row[c] + shift[c]; row[c] = v < 0 ? 0 : v }
+                }
+                return
+            }
+            for r in 0..<rows {
+                let row = p + r * columns
+                for c in 0..<columns { row[c] += shift[c] }
+            }
+        case let (scale?, nil):
+            for r in 0..<rows {
+                let row = p + r * columns
+                for c in 0..<columns { row[c] *= scale[c] }
+            }
+        case (nil, nil):
+            break
         }
         applySerial(p, count: rows * columns, lastAxis: columns)
     }

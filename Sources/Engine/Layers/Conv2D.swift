@@ -73,7 +73,7 @@ public final class Conv2D: Layer {
         let outShape = try outputShape(for: input.shape)
         var out = Tensor(uninitialized: outShape)
         ConvPlan(conv: self, inputShape: input.shape)
-            .forward(x: input.data, kernel: kernel.value.data, bias: bias?.value.data, activation: activation,
+            .forward(x: input.data, kernel: kernel.value.data, scale: nil, shift: bias?.value.data, activation: activation,
                      y: out.mutableData())
         if mode == .training {
             savedInput = input
@@ -81,6 +81,24 @@ public final class Conv2D: Layer {
         } else {
             savedInput = nil; savedOutput = nil
         }
+        return out
+    }
+
+    /// Inference with a following BatchNorm and activation folded into the GEMM epilogue:
+    /// activation((conv(x) + bias) * scale + shift), one pass over the output instead of three.
+    func forwardFused(_ input: Tensor, scale: [Float], shift: [Float], then after: Activation) throws -> Tensor {
+        let outShape = try outputShape(for: input.shape)
+        var combinedShift = shift
+        if let bias { for c in 0..<filters { combinedShift[c] += bias.value[flat: c] * scale[c] } }
+        var out = Tensor(uninitialized: outShape)
+        scale.withUnsafeBufferPointer { sc in
+            combinedShift.withUnsafeBufferPointer { sh in
+                ConvPlan(conv: self, inputShape: input.shape)
+                    .forward(x: input.data, kernel: kernel.value.data, scale: sc.baseAddress, shift: sh.baseAddress,
+                             activation: after, y: out.mutableData())
+            }
+        }
+        savedInput = nil; savedOutput = nil
         return out
     }
 

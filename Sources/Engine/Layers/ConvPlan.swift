@@ -118,10 +118,10 @@ struct ConvPlan {
         }
     }
 
-    /// y = activation(conv(x, kernel) + bias), tile by tile: each tile's GEMM is followed at once
+    /// y = activation(conv(x, kernel) * scale + shift), tile by tile: each tile's GEMM is followed at once
     /// by its bias-and-activation epilogue while the tile is still in cache.
-    func forward(x: UnsafePointer<Float>, kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                 activation: Activation, y: UnsafeMutablePointer<Float>) {
+    func forward(x: UnsafePointer<Float>, kernel: UnsafePointer<Float>, scale: UnsafePointer<Float>?,
+                 shift: UnsafePointer<Float>?, activation: Activation, y: UnsafeMutablePointer<Float>) {
         Parallel.forRanges(tiles.count) { range in
             let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
             defer { col?.deallocate() }
@@ -139,7 +139,7 @@ struct ConvPlan {
                     BLAS.sgemm(m: pixels, n: filters, k: channels, a: x + firstPixel(tile) * channels, lda: channels,
                                b: kernel, ldb: filters, beta: 0, c: yTile, ldc: filters)
                 }
-                activation.biasAndApply(yTile, rows: pixels, columns: filters, bias: bias)
+                activation.epilogue(yTile, rows: pixels, columns: filters, scale: scale, shift: shift)
             }
         }
     }
