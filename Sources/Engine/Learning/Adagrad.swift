@@ -5,6 +5,7 @@ public final class Adagrad: Optimizer {
     public let initialAccumulatorValue: Double
     public let epsilon: Double
 
+    /// `parameters` (if any) form the first group, then `groups`; settings a group lacks come from here.
     public init(_ parameters: [Parameter] = [], groups: [ParameterGroup] = [], learningRate: Double = 1e-2,
                 learningRateDecay: Double = 0, weightDecay: Double = 0, initialAccumulatorValue: Double = 0,
                 epsilon: Double = 1e-10) throws {
@@ -39,6 +40,7 @@ public final class Adadelta: Optimizer {
     public let rho: Double
     public let epsilon: Double
 
+    /// `parameters` (if any) form the first group, then `groups`; settings a group lacks come from here.
     public init(_ parameters: [Parameter] = [], groups: [ParameterGroup] = [], learningRate: Double = 1.0,
                 rho: Double = 0.9, epsilon: Double = 1e-6, weightDecay: Double = 0) throws {
         self.rho = rho

@@ -17,6 +17,7 @@ public class Adam: Optimizer {
     /// AdamW's decay of the weights themselves instead of L2 on the gradient.
     public let decoupledWeightDecay: Bool
 
+    /// `parameters` (if any) form the first group, then `groups`; settings a group lacks come from here.
     public init(_ parameters: [Parameter] = [], groups: [ParameterGroup] = [], learningRate: Double = 1e-3,
                 betas: (Double, Double) = (0.9, 0.999), epsilon: Double = 1e-8, weightDecay: Double = 0,
                 amsgrad: Bool = false, decoupledWeightDecay: Bool = false) throws {
@@ -60,6 +61,7 @@ public class Adam: Optimizer {
 
 /// AdamW, PyTorch's `torch.optim.AdamW`: Adam with decoupled weight decay, default 1e-2.
 public final class AdamW: Adam {
+    /// `parameters` (if any) form the first group, then `groups`; settings a group lacks come from here.
     public init(_ parameters: [Parameter] = [], groups: [ParameterGroup] = [], learningRate: Double = 1e-3,
                 betas: (Double, Double) = (0.9, 0.999), epsilon: Double = 1e-8, weightDecay: Double = 1e-2,
                 amsgrad: Bool = false) throws {

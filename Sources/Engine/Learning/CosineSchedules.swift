@@ -10,6 +10,7 @@ public final class CosineAnnealingLR: LearningRateScheduler {
     public let maxIterations: Int
     public let minimumLearningRate: Double
 
+    /// Takes over `optimizer`'s group learning rates and sets them for step 0.
     public init(optimizer: Optimizer, maxIterations: Int, minimumLearningRate: Double = 0) throws {
         guard maxIterations > 0 else {
             throw OptimizerError(optimizer: "CosineAnnealingLR", "T_max \(maxIterations) must be positive")
@@ -54,6 +55,7 @@ public final class CosineAnnealingWarmRestarts: LearningRateScheduler {
     public private(set) var stepsSinceRestart: Int
     public private(set) var period: Int
 
+    /// Takes over `optimizer`'s group learning rates and sets them for step 0.
     public init(optimizer: Optimizer, firstPeriod: Int, periodMultiplier: Int = 1,
                 minimumLearningRate: Double = 0) throws {
         guard firstPeriod > 0, periodMultiplier >= 1 else {

@@ -9,6 +9,7 @@ public final class StepLR: LearningRateScheduler {
     public let stepSize: Int
     public let gamma: Double
 
+    /// Takes over `optimizer`'s group learning rates and sets them for step 0.
     public init(optimizer: Optimizer, stepSize: Int, gamma: Double = 0.1) throws {
         guard stepSize > 0 else { throw OptimizerError(optimizer: "StepLR", "step size \(stepSize) must be positive") }
         self.stepSize = stepSize
@@ -32,6 +33,7 @@ public final class MultiStepLR: LearningRateScheduler {
     public let gamma: Double
     let counts: [Int: Int]
 
+    /// Takes over `optimizer`'s group learning rates and sets them for step 0.
     public init(optimizer: Optimizer, milestones: [Int], gamma: Double = 0.1) {
         self.milestones = milestones.sorted()
         self.gamma = gamma
@@ -54,6 +56,7 @@ public final class MultiStepLR: LearningRateScheduler {
 public final class ExponentialLR: LearningRateScheduler {
     public let gamma: Double
 
+    /// Takes over `optimizer`'s group learning rates and sets them for step 0.
     public init(optimizer: Optimizer, gamma: Double) {
         self.gamma = gamma
         super.init(optimizer: optimizer)
@@ -75,6 +78,7 @@ public final class LinearLR: LearningRateScheduler {
     public let endFactor: Double
     public let totalIterations: Int
 
+    /// Takes over `optimizer`'s group learning rates and sets them for step 0.
     public init(optimizer: Optimizer, startFactor: Double = 1.0 / 3, endFactor: Double = 1.0,
                 totalIterations: Int = 5) throws {
         guard startFactor > 0, startFactor <= 1, endFactor >= 0, endFactor <= 1, totalIterations > 0 else {

@@ -17,6 +17,7 @@ open class LearningRateScheduler {
     /// True during the step the constructor performs.
     var isInitial = false
 
+    /// Takes over `optimizer`'s group learning rates and sets them for step 0.
     public init(optimizer: Optimizer) {
         self.optimizer = optimizer
         for g in optimizer.groups.indices where optimizer.groups[g].initialLearningRate == nil {
@@ -72,11 +73,13 @@ open class LearningRateScheduler {
 public final class LambdaLR: LearningRateScheduler {
     let factors: [(Int) -> Double]
 
+    /// Takes over `optimizer`'s group learning rates and sets them for step 0.
     public init(optimizer: Optimizer, factor: @escaping (Int) -> Double) {
         factors = Array(repeating: factor, count: optimizer.groups.count)
         super.init(optimizer: optimizer)
     }
 
+    /// Takes over `optimizer`'s group learning rates and sets them for step 0.
     public init(optimizer: Optimizer, factors: [(Int) -> Double]) throws {
         guard factors.count == optimizer.groups.count else {
             throw OptimizerError(optimizer: "LambdaLR", "\(factors.count) factor functions for \(optimizer.groups.count) groups")
@@ -97,6 +100,7 @@ public final class SequentialLR: LearningRateScheduler {
     public let schedulers: [LearningRateScheduler]
     public let milestones: [Int]
 
+    /// Chains `schedulers` (already built on `optimizer`, in order), switching at each of `milestones`.
     public init(optimizer: Optimizer, schedulers: [LearningRateScheduler], milestones: [Int]) throws {
         func fail(_ m: String) -> OptimizerError { OptimizerError(optimizer: "SequentialLR", m) }
         guard !schedulers.isEmpty else { throw fail("needs at least one scheduler") }

@@ -9,6 +9,7 @@ public final class RMSprop: Optimizer {
     public let momentum: Double
     public let centered: Bool
 
+    /// `parameters` (if any) form the first group, then `groups`; settings a group lacks come from here.
     public init(_ parameters: [Parameter] = [], groups: [ParameterGroup] = [], learningRate: Double = 1e-2,
                 alpha: Double = 0.99, epsilon: Double = 1e-8, weightDecay: Double = 0, momentum: Double = 0,
                 centered: Bool = false) throws {

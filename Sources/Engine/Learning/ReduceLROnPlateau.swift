@@ -23,6 +23,7 @@ public final class ReduceLROnPlateau {
     public private(set) var cooldownCounter = 0
     public private(set) var lastEpoch = 0
 
+    /// Watches a metric for `optimizer`, leaving its learning rates alone until a plateau.
     public init(optimizer: Optimizer, mode: Mode = .min, factor: Double = 0.1, patience: Int = 10,
                 threshold: Double = 1e-4, thresholdMode: ThresholdMode = .relative, cooldown: Int = 0,
                 minimumLearningRate: Double = 0, minimumLearningRates: [Double]? = nil, epsilon: Double = 1e-8) throws {

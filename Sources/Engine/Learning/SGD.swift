@@ -8,6 +8,7 @@ public final class SGD: Optimizer {
     public let dampening: Double
     public let nesterov: Bool
 
+    /// `parameters` (if any) form the first group, then `groups`; settings a group lacks come from here.
     public init(_ parameters: [Parameter] = [], groups: [ParameterGroup] = [], learningRate: Double = 1e-3,
                 momentum: Double = 0, dampening: Double = 0, weightDecay: Double = 0, nesterov: Bool = false) throws {
         self.momentum = momentum
