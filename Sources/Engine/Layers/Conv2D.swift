@@ -34,7 +34,8 @@ public final class Conv2D: Layer {
         self.activation = activation
         let shape = [kernelSize.0, kernelSize.1, max(1, inputChannels / max(groups, 1)), filters]
         kernel = Parameter(name: "kernel", value: initializer.make(shape: shape))
-        bias = useBias ? Parameter(name: "bias", value: Tensor(zeros: [filters])) : nil
+        bias = useBias ? Parameter(name: "bias", value: initializer.biasInitializer(kernelShape: shape)
+            .make(shape: [filters])) : nil
     }
 
     public var parameters: [Parameter] { [kernel] + (bias.map { [$0] } ?? []) }

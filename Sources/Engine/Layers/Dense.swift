@@ -20,7 +20,8 @@ public final class Dense: Layer {
         self.units = units
         self.activation = activation
         kernel = Parameter(name: "kernel", value: initializer.make(shape: [inputFeatures, units]))
-        bias = useBias ? Parameter(name: "bias", value: Tensor(zeros: [units])) : nil
+        bias = useBias ? Parameter(name: "bias", value: initializer.biasInitializer(kernelShape: kernel.shape)
+            .make(shape: [units])) : nil
     }
 
     public var parameters: [Parameter] { [kernel] + (bias.map { [$0] } ?? []) }
