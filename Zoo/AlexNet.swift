@@ -13,14 +13,17 @@ public enum AlexNet {
         let inputShape = [size.height, size.width, 3]
         let widths = (caffe ? [96, 256, 384, 384, 256] : [64, 192, 384, 256, 256]).map(o.channels)
         let groups = caffe ? [1, 2, 1, 2, 2] : [1, 1, 1, 1, 1]
+        // torchvision's AlexNet keeps PyTorch's default init throughout.
+        let initializer: Initializer = caffe ? .glorotUniform : .pytorchDefault
         func conv(_ i: Int, _ inC: Int, _ k: Int, stride: Int = 1, pad: Int) -> Conv2D {
             Conv2D(name: "conv\(i + 1)", inputChannels: inC, filters: widths[i], kernelSize: (k, k),
-                   strides: (stride, stride), padding: .symmetric(pad), groups: groups[i], activation: .relu)
+                   strides: (stride, stride), padding: .symmetric(pad), groups: groups[i], activation: .relu, initializer: initializer)
         }
         func pool(_ n: Int) -> MaxPool2D { MaxPool2D(name: "pool\(n)", poolSize: (3, 3), strides: (2, 2), ceilMode: caffe) }
         func lrn(_ n: Int) -> LocalResponseNorm { LocalResponseNorm(name: "norm\(n)", size: 5, alpha: 1e-4, beta: 0.75, k: 1) }
 
         var layers: [Layer] = [conv(0, 3, 11, stride: 4, pad: caffe ? 0 : 2)]
+
         layers += caffe ? [lrn(1), pool(1)] : [pool(1)]
         layers.append(conv(1, widths[0], 5, pad: 2))
         layers += caffe ? [lrn(2), pool(2)] : [pool(2)]
@@ -32,12 +35,12 @@ public enum AlexNet {
             network.append(Flatten(name: "flatten"))
             // torchvision drops out before fc6 and fc7; Caffe after them. Both are identity at inference.
             if !caffe { network.append(Dropout(name: "drop6", rate: 0.5)) }
-            network.append(Dense(name: "fc6", inputFeatures: features, units: o.hidden, activation: .relu))
+            network.append(Dense(name: "fc6", inputFeatures: features, units: o.hidden, activation: .relu, initializer: initializer))
             network.append(Dropout(name: caffe ? "drop6" : "drop7", rate: 0.5))
-            network.append(Dense(name: "fc7", inputFeatures: o.hidden, units: o.hidden, activation: .relu))
+            network.append(Dense(name: "fc7", inputFeatures: o.hidden, units: o.hidden, activation: .relu, initializer: initializer))
             if caffe { network.append(Dropout(name: "drop7", rate: 0.5)) }
             network.append(Dense(name: "fc8", inputFeatures: o.hidden, units: o.classes,
-                                 activation: o.classifierActivation ?? .linear))
+                                 activation: o.classifierActivation ?? .linear, initializer: initializer))
         } else if let pooling = o.pooling {
             network.append(pooling == .average ? GlobalAveragePooling2D(name: "avg_pool") : GlobalMaxPooling2D(name: "max_pool"))
         }

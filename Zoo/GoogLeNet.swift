@@ -58,7 +58,7 @@ public enum GoogLeNet {
                                padding: padding, activation: .relu)]
             }
             return [Conv2D(name: name + "_conv", inputChannels: inC, filters: outC, kernelSize: (k, k),
-                           strides: (stride, stride), padding: padding, useBias: false),
+                           strides: (stride, stride), padding: padding, useBias: false, initializer: .torchvisionGoogLeNet),
                     BatchNorm(name: name + "_bn", channels: outC, epsilon: 1e-3, momentum: 0.1, convention: .pytorch),
                     ActivationLayer(name: name + "_relu", .relu)]
         }
@@ -122,7 +122,8 @@ public enum GoogLeNet {
             layers.append(GlobalAveragePooling2D(name: pooled))
             layers.append(Dropout(name: caffe ? "pool5_drop_7x7_s1" : "dropout", rate: caffe ? 0.4 : 0.2))
             layers.append(Dense(name: caffe ? "loss3_classifier" : "predictions", inputFeatures: channels,
-                                units: o.classes, activation: o.classifierActivation ?? .linear))
+                                units: o.classes, activation: o.classifierActivation ?? .linear,
+                                initializer: caffe ? .glorotUniform : .torchvisionGoogLeNet))
         } else if let pooling = o.pooling {
             layers.append(pooling == .average ? GlobalAveragePooling2D(name: pooled) : GlobalMaxPooling2D(name: "max_pool"))
         }

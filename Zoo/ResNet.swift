@@ -42,7 +42,7 @@ public enum ResNet {
             layers.append(Conv2D(name: "conv1_conv", inputChannels: 3, filters: stem, kernelSize: (7, 7), strides: (2, 2)))
         } else {
             layers.append(Conv2D(name: "conv1_conv", inputChannels: 3, filters: stem, kernelSize: (7, 7), strides: (2, 2),
-                                 padding: .symmetric(3), useBias: false))
+                                 padding: .symmetric(3), useBias: false, initializer: style.convolutionInit))
         }
         layers.append(style.batchNorm("conv1_bn", stem))
         layers.append(ActivationLayer(name: "conv1_relu", .relu))
@@ -75,8 +75,10 @@ public enum ResNet {
         }
         if o.includeTop {
             layers.append(GlobalAveragePooling2D(name: "avg_pool"))
+            // torchvision leaves the classifier at PyTorch's default init; Keras uses Glorot.
             layers.append(Dense(name: "predictions", inputFeatures: channels, units: o.classes,
-                                activation: o.classifierActivation ?? (keras ? .softmax : .linear)))
+                                activation: o.classifierActivation ?? (keras ? .softmax : .linear),
+                                initializer: keras ? .glorotUniform : .pytorchDefault))
             order.append("predictions")
         } else if let pooling = o.pooling {
             layers.append(pooling == .average ? GlobalAveragePooling2D(name: "avg_pool") : GlobalMaxPooling2D(name: "max_pool"))
@@ -98,11 +100,15 @@ public enum ResNet {
                 : BatchNorm(name: name, channels: channels, epsilon: 1e-5, momentum: 0.1, convention: .pytorch)
         }
 
+        /// torchvision: Kaiming normal, fan-out, for every convolution; Keras: Glorot uniform.
+        var convolutionInit: Initializer { keras ? .glorotUniform : .kaimingNormal(mode: .fanOut) }
+
         func conv(_ name: String, _ inC: Int, _ outC: Int, _ k: Int, stride: Int = 1) -> Conv2D {
             // torchvision pads a 3x3 by 1 on every side; Keras's `same` does the same at stride 1,
             // which is the only stride Keras uses on its 3x3s.
             Conv2D(name: name, inputChannels: inC, filters: outC, kernelSize: (k, k), strides: (stride, stride),
-                   padding: k == 1 ? .valid : (keras ? .same : .symmetric(k / 2)), useBias: keras)
+                   padding: k == 1 ? .valid : (keras ? .same : .symmetric(k / 2)), useBias: keras,
+                   initializer: convolutionInit)
         }
 
         /// conv -> BN -> ReLU, the unit every block is made of.

@@ -29,7 +29,7 @@ public enum VGG {
                 let id = "block\(b + 1)"
                 if batchNorm {
                     layers.append(Conv2D(name: "\(id)_conv\(c)", inputChannels: channels, filters: filters,
-                                         kernelSize: (3, 3), padding: .same))
+                                         kernelSize: (3, 3), padding: .same, initializer: .kaimingNormal(mode: .fanOut)))
                     layers.append(BatchNorm(name: "\(id)_bn\(c)", channels: filters, epsilon: 1e-5, momentum: 0.1,
                                             convention: .pytorch))
                     layers.append(ActivationLayer(name: "\(id)_relu\(c)", .relu))
@@ -47,12 +47,14 @@ public enum VGG {
             if batchNorm { trunk.append(AdaptiveAvgPool2D(name: "avg_pool", outputSize: (7, 7))) }
             let features = try trunk.outputShape(for: [1] + inputShape).dropFirst().reduce(1, *)
             trunk.append(Flatten(name: "flatten"))
-            trunk.append(Dense(name: "fc1", inputFeatures: features, units: o.hidden, activation: .relu))
+            // torchvision draws its Linear layers from N(0, 0.01); Keras uses Glorot uniform.
+            let dense: Initializer = batchNorm ? .normal(mean: 0, std: 0.01) : .glorotUniform
+            trunk.append(Dense(name: "fc1", inputFeatures: features, units: o.hidden, activation: .relu, initializer: dense))
             if batchNorm { trunk.append(Dropout(name: "fc1_dropout", rate: 0.5)) }
-            trunk.append(Dense(name: "fc2", inputFeatures: o.hidden, units: o.hidden, activation: .relu))
+            trunk.append(Dense(name: "fc2", inputFeatures: o.hidden, units: o.hidden, activation: .relu, initializer: dense))
             if batchNorm { trunk.append(Dropout(name: "fc2_dropout", rate: 0.5)) }
             trunk.append(Dense(name: "predictions", inputFeatures: o.hidden, units: o.classes,
-                               activation: o.classifierActivation ?? (batchNorm ? .linear : .softmax)))
+                               activation: o.classifierActivation ?? (batchNorm ? .linear : .softmax), initializer: dense))
         } else if let pooling = o.pooling {
             trunk.append(pooling == .average ? GlobalAveragePooling2D(name: "avg_pool") : GlobalMaxPooling2D(name: "max_pool"))
         }
