@@ -115,7 +115,7 @@ public final class HDF5Group: HDF5Object {
                 }
                 guard kind == .hard else {
                     throw WeightFileError(file: file.name, path: target,
-                                          "is a \(kind.rawValue) link; expected a \(wanted) stored in this file "
+                                          "is \(kind == .external ? "an" : "a") \(kind.rawValue) link; expected a \(wanted) stored in this file "
                                           + "(soft and external links are refused)")
                 }
                 guard let h = HDF5Handle(H5Oopen(current.handle.id, part, convzoo_h5p_default()), close: H5Oclose) else {

@@ -43,7 +43,10 @@ public enum WeightWriter {
             try writeAttributes(attributes, to: root)
             for layer in archive.layers {
                 let group = try root.createGroup(layer.name)
-                let names = layer.weights.map { $0.name.contains("/") ? $0.name : "\(layer.name)/\($0.name):0" }
+                // Names read from Keras files (`conv/kernel:0`, `conv_W_1:0`) stay as they were.
+                let names = layer.weights.map { w in
+                    w.name.contains("/") || w.name.contains(":") ? w.name : "\(layer.name)/\(w.name):0"
+                }
                 try group.setStringArray("weight_names", names)
                 for (weightName, weight) in zip(names, layer.weights) {
                     try group.createDataset(weightName, weight.value)
