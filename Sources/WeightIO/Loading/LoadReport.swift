@@ -37,12 +37,14 @@ public struct LoadReport: Equatable, CustomStringConvertible {
         case keras3Key = "by order (Keras 3 keys)"
     }
 
+    /// A model layer that received all its weights, and the file layer they came from.
     public struct LoadedLayer: Equatable {
         public let layer: String
         public let fileLayer: String
         public let weightCount: Int
     }
 
+    /// A weight whose stored shape is not the model's.
     public struct ShapeMismatch: Equatable {
         public let layer: String
         public let fileLayer: String
@@ -54,6 +56,7 @@ public struct LoadReport: Equatable, CustomStringConvertible {
         public let found: [Int]
     }
 
+    /// A layer whose file entry holds a different number of weights than the model layer.
     public struct CountMismatch: Equatable {
         public let layer: String
         public let fileLayer: String
@@ -62,6 +65,7 @@ public struct LoadReport: Equatable, CustomStringConvertible {
         public let found: [String]
     }
 
+    /// A loaded weight holding NaN or infinite values (loaded as stored, but worth knowing).
     public struct NonFinite: Equatable {
         public let layer: String
         public let weight: String
@@ -72,6 +76,7 @@ public struct LoadReport: Equatable, CustomStringConvertible {
 
     public let file: String
     public let format: WeightFormat?
+    /// The mode asked for; `matching` says how layers were paired in the end.
     public let requested: LoadMode
     public internal(set) var matching: Matching
     public internal(set) var loaded: [LoadedLayer] = []

@@ -36,6 +36,7 @@ public struct SimulatedCrash: Error, CustomStringConvertible {
 /// flushed and fsynced, then renamed over the target (and the directory fsynced), so a reader
 /// or a crash at any moment sees either the whole old file or the whole new one.
 public enum AtomicFile {
+    /// Replaces (or creates) `url` with `data`; a symbolic link is followed and its target replaced.
     public static func write(_ data: Data, to url: URL, hooks: SaveHooks = SaveHooks()) throws {
         let target = url.resolvingSymlinksInPath()
         let name = url.path
