@@ -6,11 +6,13 @@ import PackageDescription
 let package = Package(
     name: "ConvZoo",
     products: [
-        .library(name: "ConvZoo", targets: ["Engine", "Zoo"]),
+        .library(name: "ConvZoo", targets: ["Engine", "WeightIO", "Zoo"]),
         .executable(name: "zoo", targets: ["ZooCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Reads the weights inside Keras 3 `.keras` archives (zip files).
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // OpenBLAS from Debian (libopenblas-dev); its sgemm dispatches AVX2/FMA kernels at run time.
@@ -18,14 +20,22 @@ let package = Package(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
         .target(name: "Engine", dependencies: ["CBLAS"], path: "Sources/Engine"),
-        .target(name: "Zoo", dependencies: ["Engine"], path: "Zoo"),
+        // libhdf5 from Debian (libhdf5-dev); its headers live in /usr/include/hdf5/serial, found through pkg-config.
+        .systemLibrary(
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]),
+        .target(
+            name: "WeightIO",
+            dependencies: ["Engine", "CHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            path: "Sources/WeightIO"),
+        .target(name: "Zoo", dependencies: ["Engine", "WeightIO"], path: "Zoo"),
         .executableTarget(
             name: "ZooCLI",
-            dependencies: ["Engine", "Zoo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Engine", "WeightIO", "Zoo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/ZooCLI"),
-        .testTarget(
-            name: "EngineTests", dependencies: ["Engine"], path: "Tests/EngineTests"),
-        .testTarget(name: "ZooTests", dependencies: ["Zoo", "Engine"], path: "Tests/ZooTests"),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"], path: "Tests/EngineTests"),
+        .testTarget(name: "WeightIOTests", dependencies: ["WeightIO", "Engine"], path: "Tests/WeightIOTests"),
+        .testTarget(name: "ZooTests", dependencies: ["Zoo", "WeightIO", "Engine"], path: "Tests/ZooTests"),
         // Runs the built `zoo` binary as a real process.
         .testTarget(name: "CLITests", path: "Tests/CLITests"),
     ],

@@ -1,0 +1,24 @@
+// libhdf5's C API (Debian libhdf5-dev, serial build) for the WeightIO target.
+// HDF5 spells its property-list classes, predefined types and open flags as macros that call
+// H5open() first; Swift cannot import such macros, so each one Swift needs is a function here.
+#include <hdf5.h>
+
+static inline hid_t convzoo_h5p_default(void) { return H5P_DEFAULT; }
+static inline hid_t convzoo_h5s_all(void) { return H5S_ALL; }
+static inline hid_t convzoo_h5e_default(void) { return H5E_DEFAULT; }
+static inline size_t convzoo_h5t_variable(void) { return H5T_VARIABLE; }
+
+static inline unsigned convzoo_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+static inline unsigned convzoo_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
+
+static inline hid_t convzoo_h5p_file_access(void) { return H5P_FILE_ACCESS; }
+static inline hid_t convzoo_h5p_link_create(void) { return H5P_LINK_CREATE; }
+static inline hid_t convzoo_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
+
+static inline hid_t convzoo_h5t_native_float(void) { return H5T_NATIVE_FLOAT; }
+static inline hid_t convzoo_h5t_native_double(void) { return H5T_NATIVE_DOUBLE; }
+static inline hid_t convzoo_h5t_native_llong(void) { return H5T_NATIVE_LLONG; }
+static inline hid_t convzoo_h5t_ieee_f32le(void) { return H5T_IEEE_F32LE; }
+static inline hid_t convzoo_h5t_ieee_f64le(void) { return H5T_IEEE_F64LE; }
+static inline hid_t convzoo_h5t_std_i64le(void) { return H5T_STD_I64LE; }
+static inline hid_t convzoo_h5t_c_s1(void) { return H5T_C_S1; }

@@ -1,0 +1,128 @@
+import CHDF5
+import Engine
+import Foundation
+
+extension HDF5Group {
+    /// Creates the group `relativePath`, and any missing groups above it.
+    @discardableResult
+    public func createGroup(_ relativePath: String) throws -> HDF5Group {
+        try HDF5Library.serialized {
+            let lcpl = try intermediateGroupsPlist()
+            guard let h = HDF5Handle(H5Gcreate2(handle.id, relativePath, lcpl.id, convzoo_h5p_default(),
+                                                convzoo_h5p_default()), close: H5Gclose) else {
+                throw WeightFileError(file: file.name, path: childPath(relativePath),
+                                      HDF5Library.withDetail("cannot create the group"))
+            }
+            return HDF5Group(file: file, path: childPath(relativePath), handle: h)
+        }
+    }
+
+    /// Creates a little-endian float32 dataset at `relativePath` (missing groups above it too)
+    /// holding `tensor`, a scalar dataspace for shape `[]`.
+    @discardableResult
+    public func createDataset(_ relativePath: String, _ tensor: Tensor) throws -> HDF5Dataset {
+        let target = childPath(relativePath)
+        return try HDF5Library.serialized {
+            let lcpl = try intermediateGroupsPlist()
+            let dims = tensor.shape.map { hsize_t($0) }
+            guard let space = HDF5Handle(dims.isEmpty ? H5Screate(H5S_SCALAR)
+                                                      : H5Screate_simple(Int32(dims.count), dims, nil), close: H5Sclose),
+                  let ds = HDF5Handle(H5Dcreate2(handle.id, relativePath, convzoo_h5t_ieee_f32le(), space.id, lcpl.id,
+                                                 convzoo_h5p_default(), convzoo_h5p_default()), close: H5Dclose) else {
+                throw WeightFileError(file: file.name, path: target,
+                                      HDF5Library.withDetail("cannot create a dataset of shape \(tensor.shape)"))
+            }
+            if tensor.count > 0 {
+                guard H5Dwrite(ds.id, convzoo_h5t_native_float(), convzoo_h5s_all(), convzoo_h5s_all(),
+                               convzoo_h5p_default(), tensor.data) >= 0 else {
+                    throw WeightFileError(file: file.name, path: target, HDF5Library.withDetail("cannot write the data"))
+                }
+            }
+            return try HDF5Dataset(file: file, path: target, dataset: ds)
+        }
+    }
+
+    private func intermediateGroupsPlist() throws -> HDF5Handle {
+        guard let lcpl = HDF5Handle(H5Pcreate(convzoo_h5p_link_create()), close: H5Pclose),
+              H5Pset_create_intermediate_group(lcpl.id, 1) >= 0 else {
+            throw error(HDF5Library.withDetail("cannot make a link-creation property list"))
+        }
+        return lcpl
+    }
+}
+
+extension HDF5Object {
+    /// Sets attribute `name` (replacing one of that name). Strings are stored fixed-length and
+    /// NUL-padded, as NumPy's `S` arrays that Keras writes; an empty string array is stored as an
+    /// empty float64 array, as Keras stores a layer's empty `weight_names`.
+    public func setAttribute(_ name: String, _ value: AttributeValue) throws {
+        try HDF5Library.serialized {
+            if H5Aexists(handle.id, name) > 0 { H5Adelete(handle.id, name) }
+            switch value {
+            case .string(let s):
+                try writeStrings(name, [s], scalar: true)
+            case .strings(let a) where a.isEmpty:
+                try writeNumbers(name, [Double](), fileType: convzoo_h5t_ieee_f64le(), memoryType: convzoo_h5t_native_double())
+            case .strings(let a):
+                try writeStrings(name, a, scalar: false)
+            case .integers(let a):
+                try writeNumbers(name, a.map { Int64($0) }, fileType: convzoo_h5t_std_i64le(), memoryType: convzoo_h5t_native_llong())
+            case .numbers(let a):
+                try writeNumbers(name, a, fileType: convzoo_h5t_ieee_f64le(), memoryType: convzoo_h5t_native_double())
+            case .unsupported(let what):
+                throw error("cannot write attribute '\(name)' of unsupported type \(what)")
+            }
+        }
+    }
+
+    /// Sets the string array `name` the way Keras does: one attribute while it fits in HDF5's
+    /// object header, otherwise `name0`, `name1`, ... in as few equal chunks as fit.
+    public func setStringArray(_ name: String, _ values: [String]) throws {
+        let width = max(1, values.map { $0.utf8.count }.max() ?? 1)
+        guard width <= kerasAttributeLimit else {
+            throw error("attribute '\(name)': a string of \(width) bytes cannot be stored "
+                        + "(expected at most \(kerasAttributeLimit) bytes)")
+        }
+        var chunks = 1
+        while ((values.count + chunks - 1) / chunks) * width > kerasAttributeLimit { chunks += 1 }
+        if chunks == 1 { return try setAttribute(name, .strings(values)) }
+        // numpy.array_split: the first count % chunks pieces are one longer.
+        var start = 0
+        for i in 0..<chunks {
+            let length = values.count / chunks + (i < values.count % chunks ? 1 : 0)
+            try HDF5Library.serialized {
+                if H5Aexists(handle.id, "\(name)\(i)") > 0 { H5Adelete(handle.id, "\(name)\(i)") }
+                try writeStrings("\(name)\(i)", Array(values[start..<(start + length)]), scalar: false, width: width)
+            }
+            start += length
+        }
+    }
+
+    private func writeStrings(_ name: String, _ values: [String], scalar: Bool, width: Int? = nil) throws {
+        let utf8 = values.map { Array($0.utf8) }
+        let size = width ?? max(1, utf8.map(\.count).max() ?? 1)
+        var bytes = [UInt8](repeating: 0, count: size * values.count)
+        for (i, s) in utf8.enumerated() { bytes.replaceSubrange((i * size)..<(i * size + s.count), with: s) }
+        let ascii = utf8.allSatisfy { $0.allSatisfy { $0 < 0x80 } }
+        var dims = [hsize_t(values.count)]
+        guard let type = HDF5Handle(H5Tcopy(convzoo_h5t_c_s1()), close: H5Tclose),
+              H5Tset_size(type.id, size) >= 0, H5Tset_strpad(type.id, H5T_STR_NULLPAD) >= 0,
+              H5Tset_cset(type.id, ascii ? H5T_CSET_ASCII : H5T_CSET_UTF8) >= 0,
+              let space = HDF5Handle(scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dims, nil), close: H5Sclose),
+              let attr = HDF5Handle(H5Acreate2(handle.id, name, type.id, space.id, convzoo_h5p_default(),
+                                               convzoo_h5p_default()), close: H5Aclose),
+              H5Awrite(attr.id, type.id, bytes) >= 0 else {
+            throw error(HDF5Library.withDetail("cannot write string attribute '\(name)'"))
+        }
+    }
+
+    private func writeNumbers<T>(_ name: String, _ values: [T], fileType: hid_t, memoryType: hid_t) throws {
+        var dims = [hsize_t(values.count)]
+        guard let space = HDF5Handle(H5Screate_simple(1, &dims, nil), close: H5Sclose),
+              let attr = HDF5Handle(H5Acreate2(handle.id, name, fileType, space.id, convzoo_h5p_default(),
+                                               convzoo_h5p_default()), close: H5Aclose),
+              values.isEmpty || values.withUnsafeBytes({ H5Awrite(attr.id, memoryType, $0.baseAddress) }) >= 0 else {
+            throw error(HDF5Library.withDetail("cannot write attribute '\(name)'"))
+        }
+    }
+}

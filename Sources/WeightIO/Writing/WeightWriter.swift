@@ -1,0 +1,115 @@
+import Engine
+import Foundation
+
+/// The formats ConvZoo writes.
+public enum SaveFormat: String, Sendable, CaseIterable {
+    /// Keras legacy HDF5 at the root, as Keras 2's `save_weights('x.h5')`: loads with Keras's
+    /// `load_weights` (by position, so the archive's layer order must be the Keras model's).
+    case kerasH5 = "keras-h5"
+    /// Keras 3 `.weights.h5` (`layers/<key>/vars/<i>`); Keras requires that file-name ending.
+    case keras3 = "keras3"
+}
+
+/// Writes weight archives as Keras files, atomically.
+public enum WeightWriter {
+    /// What Keras 2's `save_weights` records as `keras_version`. Keras reads it only to convert
+    /// Keras 1 files, and this is Keras 2's layout; ConvZoo's own version is in `convzoo_version`.
+    static let kerasVersion = "2.15.0"
+    static let backend = "tensorflow"
+
+    /// Writes `archive` to `url` in `format`: the file appears whole or not at all.
+    public static func write(_ archive: WeightArchive, to url: URL, format: SaveFormat = .kerasH5,
+                             hooks: SaveHooks = SaveHooks()) throws {
+        if format == .keras3 && !url.lastPathComponent.hasSuffix(".weights.h5") {
+            throw WeightFileError(file: url.path, path: "/", "a Keras 3 weight file's name must end in '.weights.h5' "
+                                  + "(Keras refuses any other)")
+        }
+        let data = format == .kerasH5 ? try kerasH5Data(archive, name: url.path) : try keras3Data(archive, name: url.path)
+        try AtomicFile.write(data, to: url, hooks: hooks)
+    }
+
+    /// The bytes of a Keras legacy HDF5 file holding `archive`.
+    ///
+    /// Root attributes `layer_names` (split like Keras past 64 KB), `backend`, `keras_version` and
+    /// the archive's other attributes (ConvZoo metadata among them); one group per layer with
+    /// `weight_names` such as `conv/kernel:0` and the datasets at `conv/conv/kernel:0`.
+    public static func kerasH5Data(_ archive: WeightArchive, name: String = "<memory>") throws -> Data {
+        try checkLayerNames(archive, file: name)
+        return try HDF5File.makeImage(name: name, sizeHint: sizeHint(archive)) { root in
+            try root.setStringArray("layer_names", archive.layers.map(\.name))
+            var attributes = archive.attributes
+            attributes["backend"] = attributes["backend"] ?? .string(backend)
+            attributes["keras_version"] = attributes["keras_version"] ?? .string(kerasVersion)
+            try writeAttributes(attributes, to: root)
+            for layer in archive.layers {
+                let group = try root.createGroup(layer.name)
+                // Names read from Keras files (`conv/kernel:0`, `conv_W_1:0`) stay as they were.
+                let names = layer.weights.map { w in
+                    w.name.contains("/") || w.name.contains(":") ? w.name : "\(layer.name)/\(w.name):0"
+                }
+                try group.setStringArray("weight_names", names)
+                for (weightName, weight) in zip(names, layer.weights) {
+                    try group.createDataset(weightName, weight.value)
+                }
+            }
+        }
+    }
+
+    /// The bytes of a Keras 3 `.weights.h5` file holding `archive`, every layer at its Keras 3 key.
+    public static func keras3Data(_ archive: WeightArchive, name: String = "<memory>") throws -> Data {
+        try checkLayerNames(archive, file: name)
+        if let unkeyed = archive.layers.first(where: { $0.keras3Key == nil }) {
+            throw WeightFileError(file: name, path: "/", "layer '\(unkeyed.name)' has no Keras 3 key; expected keys "
+                                  + "such as 'conv2d_1' (an archive built from a model has them)")
+        }
+        let keys = archive.layers.compactMap(\.keras3Key)
+        if let duplicate = Dictionary(grouping: keys, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+            throw WeightFileError(file: name, path: "/", "two layers share the Keras 3 key '\(duplicate)'; expected unique keys")
+        }
+        return try HDF5File.makeImage(name: name, sizeHint: sizeHint(archive)) { root in
+            let convZoo = archive.metadata.attributes
+            try writeAttributes(convZoo, to: root)
+            for layer in archive.layers {
+                let path = "layers/" + layer.keras3Key!.split(separator: "/").joined(separator: "/layers/") + "/vars"
+                let vars = try root.createGroup(path)
+                try vars.setAttribute("name", .string(layer.name))
+                for (i, weight) in layer.weights.enumerated() {
+                    try vars.createDataset(String(i), weight.value)
+                }
+            }
+        }
+    }
+
+    private static func writeAttributes(_ attributes: [String: AttributeValue], to group: HDF5Group) throws {
+        for (key, value) in attributes.sorted(by: { $0.key < $1.key }) where !key.hasPrefix("layer_names") {
+            if case .strings(let list) = value { try group.setStringArray(key, list) } else { try group.setAttribute(key, value) }
+        }
+    }
+
+    private static func checkLayerNames(_ archive: WeightArchive, file: String) throws {
+        var seen = Set<String>()
+        for layer in archive.layers {
+            guard !layer.name.isEmpty, !layer.name.contains("/"), layer.name != "." else {
+                throw WeightFileError(file: file, path: "/", "invalid layer name '\(layer.name)'; expected a non-empty "
+                                      + "name without '/'")
+            }
+            guard seen.insert(layer.name).inserted else {
+                throw WeightFileError(file: file, path: "/", "two layers are named '\(layer.name)'; expected unique names")
+            }
+        }
+    }
+
+    private static func sizeHint(_ archive: WeightArchive) -> Int {
+        archive.parameterCount * 4 + archive.layers.count * 4096 + 65536
+    }
+}
+
+extension Layer {
+    /// Saves this model's weights to `url` atomically, with ConvZoo's metadata (its version filled in).
+    public func saveWeights(to url: URL, format: SaveFormat = .kerasH5, metadata: ConvZooMetadata = ConvZooMetadata(),
+                            hooks: SaveHooks = SaveHooks()) throws {
+        var m = metadata
+        m.version = m.version ?? ConvZooMetadata.currentVersion
+        try WeightWriter.write(WeightArchive(model: self, metadata: m), to: url, format: format, hooks: hooks)
+    }
+}

@@ -1,0 +1,62 @@
+import Engine
+import Foundation
+import XCTest
+@testable import WeightIO
+
+/// Peak memory of loading a VGG16-sized file (138M float32 weights, 528 MiB) into an engine
+/// model of the same shapes: the datasets are read straight into the parameters, so the peak
+/// should stay near the weights' own size. Driven by tools/measure_load_memory.py, which writes
+/// the file and runs this test alone in a fresh process; skipped otherwise.
+final class LoadMemoryMeasurement: XCTestCase {
+    static let fileVariable = "CONVZOO_MEMORY_FILE"
+
+    /// VGG16's weight shapes with Keras's layer names, as plain Conv2D and Dense layers.
+    static func vgg16Shaped() -> Sequential {
+        let blocks = [(1, [64, 64]), (2, [128, 128]), (3, [256, 256, 256]), (4, [512, 512, 512]), (5, [512, 512, 512])]
+        var layers: [Layer] = []
+        var channels = 3
+        for (block, widths) in blocks {
+            for (i, width) in widths.enumerated() {
+                layers.append(Conv2D(name: "block\(block)_conv\(i + 1)", inputChannels: channels, filters: width,
+                                     kernelSize: (3, 3), padding: .same, initializer: .zeros))
+                channels = width
+            }
+        }
+        layers.append(Dense(name: "fc1", inputFeatures: 7 * 7 * 512, units: 4096, initializer: .zeros))
+        layers.append(Dense(name: "fc2", inputFeatures: 4096, units: 4096, initializer: .zeros))
+        layers.append(Dense(name: "predictions", inputFeatures: 4096, units: 1000, initializer: .zeros))
+        return Sequential(name: "vgg16", layers)
+    }
+
+    /// kB figures from /proc/self/status.
+    static func status(_ key: String) -> Int {
+        let text = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = text.split(separator: "\n").first { $0.hasPrefix(key + ":") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    }
+
+    func testPeakMemoryOfLoadingVGG16SizedFile() throws {
+        guard let path = ProcessInfo.processInfo.environment[LoadMemoryMeasurement.fileVariable] else {
+            throw XCTSkip("run by tools/measure_load_memory.py")
+        }
+        let baseline = LoadMemoryMeasurement.status("VmRSS")
+        let model = LoadMemoryMeasurement.vgg16Shaped()
+        let withModel = LoadMemoryMeasurement.status("VmRSS")
+        let weightsKB = model.parameterCount * 4 / 1024
+        let start = Date()
+        let report = try model.loadWeights(from: URL(fileURLWithPath: path))
+        let seconds = Date().timeIntervalSince(start)
+        let peak = LoadMemoryMeasurement.status("VmHWM")
+        XCTAssertTrue(report.isComplete, "\(report)")
+        func mib(_ kb: Int) -> Double { Double(kb) / 1024 }
+        let modelRatio = Double(withModel - baseline) / Double(weightsKB)
+        let loadRatio = Double(peak - withModel) / Double(weightsKB)
+        print(String(format: "MEMORY weights %.1f MiB; process %.1f MiB before the model, %.1f MiB with it "
+                     + "(%.2fx the weights: values and gradients), peak %.1f MiB during the load: the load adds "
+                     + "%.3fx the weights; total above the process baseline %.2fx; load took %.2f s",
+                     mib(weightsKB), mib(baseline), mib(withModel), modelRatio, mib(peak), loadRatio,
+                     Double(peak - baseline) / Double(weightsKB), seconds))
+        // What loading itself costs on top of the model's own tensors.
+        XCTAssertLessThanOrEqual(loadRatio, 0.3)
+    }
+}

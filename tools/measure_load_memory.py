@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Measures the peak memory of loading a VGG16-sized weight file into ConvZoo (not run in CI).
+
+Writes a Keras legacy HDF5 file with VGG16's layer names and weight shapes (138M float32,
+528 MiB, random values) with h5py, then runs the WeightIO test
+LoadMemoryMeasurement/testPeakMemoryOfLoadingVGG16SizedFile alone in a fresh process, which
+builds an engine model of those shapes, loads the file and reads VmRSS / VmHWM.
+
+Run after `swift build -c release -Xswiftc -enable-testing --build-tests`:
+    python3 tools/measure_load_memory.py
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+def vgg16_shapes():
+    layers, channels = [], 3
+    for block, widths in [(1, [64, 64]), (2, [128, 128]), (3, [256] * 3), (4, [512] * 3), (5, [512] * 3)]:
+        for i, width in enumerate(widths):
+            layers.append((f"block{block}_conv{i + 1}", [(3, 3, channels, width), (width,)]))
+            channels = width
+    layers += [("fc1", [(25088, 4096), (4096,)]), ("fc2", [(4096, 4096), (4096,)]),
+               ("predictions", [(4096, 1000), (1000,)])]
+    return layers
+
+
+def main():
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory(prefix="convzoo-memory-") as out:
+        path = os.path.join(out, "vgg16_shaped.h5")
+        with h5py.File(path, "w") as f:
+            layers = vgg16_shapes()
+            f.attrs["layer_names"] = np.array([name.encode() for name, _ in layers])
+            f.attrs["backend"] = b"tensorflow"
+            f.attrs["keras_version"] = b"2.15.0"
+            for name, shapes in layers:
+                g = f.create_group(name)
+                names = [f"{name}/{w}:0" for w in ("kernel", "bias")]
+                g.attrs["weight_names"] = np.array([n.encode() for n in names])
+                for n, shape in zip(names, shapes):
+                    g.create_dataset(n, data=rng.standard_normal(shape, dtype=np.float32))
+        print(f"wrote {os.path.getsize(path) / 2**20:.1f} MiB to {path}")
+        binary = os.path.join(ROOT, ".build", "release", "ConvZooPackageTests.xctest")
+        run = subprocess.run([binary, "WeightIOTests.LoadMemoryMeasurement/testPeakMemoryOfLoadingVGG16SizedFile"],
+                             env={**os.environ, "CONVZOO_MEMORY_FILE": path}, capture_output=True, text=True)
+        lines = [l for l in (run.stdout + run.stderr).splitlines() if "MEMORY" in l or "error" in l]
+        print("\n".join(lines) or run.stdout + run.stderr)
+        sys.exit(run.returncode)
+
+
+if __name__ == "__main__":
+    main()
