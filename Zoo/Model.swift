@@ -85,6 +85,7 @@ public final class Model {
             guard weightedLayers.count == weighted.count else {
                 throw ModelError("\(architecture): layer order lists \(weightedLayers.count) of \(weighted.count) weighted layers")
             }
+            network.referenceWeightOrder = weightedLayers
         } else {
             weightedLayers = weighted
         }

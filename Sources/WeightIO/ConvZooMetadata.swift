@@ -3,9 +3,9 @@
 /// Stored as root attributes named `convzoo_*`, which Keras ignores, so the files stay plain
 /// Keras files.
 public struct ConvZooMetadata: Equatable {
-    /// The family, e.g. `resnet`.
+    /// The zoo architecture, e.g. `resnet50` or `resnet50-keras` (`zoo list`).
     public var architecture: String?
-    /// The member of the family, e.g. `resnet50`.
+    /// The reference flavour the weights follow: `keras`, `torchvision` or `caffe`.
     public var variant: String?
     /// Class names in output order.
     public var classNames: [String]?

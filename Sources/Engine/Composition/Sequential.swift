@@ -5,6 +5,10 @@
 public final class Sequential: Layer {
     public let name: String
     public private(set) var layers: [Layer]
+    /// The layers holding weights in the order the reference framework lists them (Keras's
+    /// `model.layers`), when it differs from depth-first order; weight files are read and
+    /// written by position in this order (Keras ResNet lists a block's `_0_conv` after `_2_bn`).
+    public var referenceWeightOrder: [Layer]?
 
     public init(name: String, _ layers: [Layer]) {
         self.name = name

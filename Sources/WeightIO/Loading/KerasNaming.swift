@@ -51,7 +51,9 @@ public enum KerasNaming {
     public static func keras3Keys(of model: Layer) -> [ObjectIdentifier: String] {
         var used: [String: Int] = [:]
         var keys: [ObjectIdentifier: String] = [:]
-        for layer in model.allLayers.dropFirst() where layer.sublayers.isEmpty {
+        // Weighted leaves in the reference's order; weightless layers take no key, and the
+        // classes that hold weights (conv2d, dense, batch_normalization) never go without.
+        for layer in ModelWeights.weightedLayers(model) where layer.sublayers.isEmpty {
             let base = snakeCase(kerasClassName(of: layer))
             let n = used[base, default: -1] + 1
             used[base] = n
@@ -66,7 +68,8 @@ enum ModelWeights {
     /// Layers that hold weights of their own, depth first (Keras's topological order for
     /// models built in that order).
     static func weightedLayers(_ model: Layer) -> [Layer] {
-        model.allLayers.filter { !$0.weights.isEmpty }
+        if let order = (model as? Sequential)?.referenceWeightOrder { return order }
+        return model.allLayers.filter { !$0.weights.isEmpty }
     }
 
     /// A layer's weights as a Keras legacy file lists them for it: its own for a plain layer;

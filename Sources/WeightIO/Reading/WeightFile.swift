@@ -136,3 +136,8 @@ public final class WeightFile {
         return base
     }
 }
+
+extension WeightFile {
+    /// ConvZoo's metadata stored in the file (empty for a plain Keras file).
+    public var metadata: ConvZooMetadata { ConvZooMetadata(attributes: attributes) }
+}

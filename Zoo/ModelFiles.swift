@@ -1,0 +1,57 @@
+import Engine
+import Foundation
+import WeightIO
+
+extension Model {
+    /// What ConvZoo records about this model in the files it writes.
+    public var metadata: ConvZooMetadata {
+        ConvZooMetadata(architecture: architecture, variant: flavour.rawValue, classNames: classNames,
+                        preprocessing: preprocessing, resizeTransform: resizeTransform, inputSize: inputShape,
+                        version: ConvZooMetadata.currentVersion)
+    }
+
+    /// Loads weights from `url` (Keras legacy `.h5`, Keras 3 `.weights.h5` or `.keras`, ConvZoo files),
+    /// in Keras's layer order when matching by position, and takes the file's class names.
+    ///
+    /// A file written for the other flavour of the same network (torchvision's `resnet50` into
+    /// `resnet50-keras`, say) fails with an error that names the architecture it fits.
+    @discardableResult
+    public func loadWeights(from url: URL, options: LoadOptions = LoadOptions()) throws -> LoadReport {
+        let file = try WeightFile.open(url)
+        if let other = file.metadata.architecture, other != architecture, Catalog.all.contains(where: { $0.name == other }) {
+            throw ModelError("\(url.path) holds weights for '\(other)', not '\(architecture)'; use --model \(other)")
+        }
+        do {
+            let report = try WeightLoader.load(file, into: network, options: options)
+            if let names = file.metadata.classNames { classNames = names }
+            return report
+        } catch let error as WeightLoadError {
+            if let sibling = try siblingThatFits(url, options: options) {
+                throw ModelError("\(url.path) does not fit '\(architecture)' (\(flavour.rawValue) flavour) but fits "
+                    + "'\(sibling.name)' (\(sibling.reference)); use --model \(sibling.name). \(error)")
+            }
+            throw error
+        }
+    }
+
+    /// The other flavour of this network (`resnet50` and `resnet50-keras`) when the file loads into it.
+    func siblingThatFits(_ url: URL, options: LoadOptions) throws -> Architecture? {
+        let base = architecture.replacingOccurrences(of: "-keras", with: "")
+        let candidates = Catalog.all.filter {
+            $0.name != architecture && $0.name.replacingOccurrences(of: "-keras", with: "") == base
+        }
+        for candidate in candidates {
+            let model = try candidate.make(self.options)
+            if (try? WeightLoader.load(WeightFile.open(url), into: model.network, options: options)) != nil { return candidate }
+        }
+        return nil
+    }
+
+    private var options_: ModelOptions { options }
+
+    /// Saves the weights atomically as a Keras legacy `.h5` (layers in Keras's order) or Keras 3
+    /// `.weights.h5`, with ConvZoo's metadata: architecture, classes, preprocessing, input size.
+    public func saveWeights(to url: URL, format: SaveFormat = .kerasH5, hooks: SaveHooks = SaveHooks()) throws {
+        try network.saveWeights(to: url, format: format, metadata: metadata, hooks: hooks)
+    }
+}
