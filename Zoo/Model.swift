@@ -89,18 +89,19 @@ public final class Model {
         } else {
             weightedLayers = weighted
         }
-        do {
-            _ = try network.outputShape(for: [1] + inputShape)
-        } catch {
-            throw ModelError("\(architecture): input \(inputShape[0])x\(inputShape[1]) is too small; "
-                + "the smallest input this network supports is \(smallestInput())x\(smallestInput()) (\(error))")
-        }
+        _ = try Model.outputShape(of: network, for: inputShape, architecture: architecture)
     }
 
-    /// The smallest square input the network's shape inference accepts.
-    func smallestInput() -> Int {
-        for s in 1...2048 where (try? network.outputShape(for: [1, s, s, inputShape[2]])) != nil { return s }
-        return 0
+    /// The network's output shape for one image of `inputShape`, or an error naming the smallest
+    /// square input the network supports.
+    static func outputShape(of network: Sequential, for inputShape: [Int], architecture: String) throws -> [Int] {
+        do {
+            return try network.outputShape(for: [1] + inputShape)
+        } catch {
+            let smallest = (1...2048).first { (try? network.outputShape(for: [1, $0, $0, inputShape[2]])) != nil } ?? 0
+            throw ModelError("\(architecture): input \(inputShape[0])x\(inputShape[1]) is too small; "
+                + "the smallest input this network supports is \(smallest)x\(smallest) (\(error))")
+        }
     }
 
     /// The output shape for a batch of `batch`, batch first.

@@ -223,7 +223,8 @@ public final class HDF5Dataset: HDF5Object {
             guard let space = HDF5Handle(H5Aget_space(attr.id), close: H5Sclose),
                   H5Sget_simple_extent_npoints(space.id) == 1,
                   let memory = HDF5Handle(H5Tcopy(convzoo_h5t_c_s1()), close: H5Tclose),
-                  H5Tset_size(memory.id, convzoo_h5t_variable()) >= 0 else { return nil }
+                  H5Tset_size(memory.id, convzoo_h5t_variable()) >= 0,
+                  H5Tset_cset(memory.id, H5Tget_cset(type.id)) >= 0 else { return nil }
             var pointer: UnsafeMutablePointer<CChar>? = nil
             guard H5Aread(attr.id, memory.id, &pointer) >= 0 else { return nil }
             defer { H5Dvlen_reclaim(memory.id, space.id, convzoo_h5p_default(), &pointer) }

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Engine
+import Foundation
+import WeightIO
+import Zoo
+
+/// `zoo run`: a model's output (or a tapped layer's) for a preprocessed NHWC batch in a .npy file.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run a model on a preprocessed float32 NHWC .npy batch and write the output as .npy.")
+
+    @Option(help: "Architecture (see `zoo list`).")
+    var model: String
+
+    @Option(help: "Weight file (.h5, .weights.h5, .keras); without it the seeded initial weights are used.")
+    var weights: String?
+
+    @Option(help: "Write this layer's output instead of the model's (e.g. fc2, avg_pool).")
+    var layer: String?
+
+    @Option(help: "Classifier output: softmax or none (default: the reference's own).")
+    var classifierActivation: String?
+
+    @Option(help: "Input batch: float32 .npy, shape (batch, height, width, channels).")
+    var input: String
+
+    @Option(help: "Output .npy file.")
+    var out: String
+
+    @Option(help: "Classes of the top (default: the weight file's, else 1000).")
+    var classes: Int?
+
+    func run() throws {
+        let x = try NPY.read(URL(fileURLWithPath: input))
+        guard x.rank == 4 else {
+            throw ValidationError("\(input): expected a (batch, height, width, channels) array, got shape \(x.shape)")
+        }
+        var shape = ModelShapeOptions()
+        shape.classifierActivation = classifierActivation
+        var options = try shape.modelOptions()
+        options.inputSize = (x.shape[1], x.shape[2])
+        options.classes = try classes ?? weights.map { try classCount(in: URL(fileURLWithPath: $0)) } ?? 1000
+        let m = try Catalog.architecture(named: model).make(options)
+        if let weights {
+            let report = try m.loadWeights(from: URL(fileURLWithPath: weights))
+            FileHandle.standardError.write(Data((report.description + "\n").utf8))
+        }
+        let y = try layer.map { try m.output(at: $0, for: x) } ?? m.predict(x)
+        try AtomicWrite.data(NPY.encode(y), to: URL(fileURLWithPath: out))
+        print("wrote \(out): shape \(y.shape)")
+    }
+
+    func classCount(in url: URL) throws -> Int {
+        let file = try WeightFile.open(url)
+        return file.metadata.classNames?.count ?? RunCommand.classesOfTop(file) ?? 1000
+    }
+}
+
+/// Writes a file atomically: a temporary file in the same directory, fsync, rename.
+enum AtomicWrite {
+    static func data(_ data: Data, to url: URL) throws {
+        try AtomicFile.write(data, to: url)
+    }
+}
