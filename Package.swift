@@ -25,6 +25,7 @@ let package = Package(
             path: "Sources/ZooCLI"),
         .testTarget(
             name: "EngineTests", dependencies: ["Engine"], path: "Tests/EngineTests"),
+        .testTarget(name: "ZooTests", dependencies: ["Zoo", "Engine"], path: "Tests/ZooTests"),
         // Runs the built `zoo` binary as a real process.
         .testTarget(name: "CLITests", path: "Tests/CLITests"),
     ],
