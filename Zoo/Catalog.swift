@@ -18,6 +18,10 @@ public enum Catalog {
     public static let all: [Architecture] = fixed + resnets
 
     static let fixed: [Architecture] = [
+        Architecture(name: "lenet5", reference: "LeNet-5 (LeCun et al. 1998), modern form", defaultInput: [32, 32, 1]) {
+            try LeNet5.make(.modern(), options: $0) },
+        Architecture(name: "lenet5-paper", reference: "LeNet-5 (LeCun et al. 1998), the paper's form",
+                     defaultInput: [32, 32, 1]) { try LeNet5.make(.paper, options: $0) },
         Architecture(name: "alexnet", reference: "torchvision AlexNet", defaultInput: [224, 224, 3]) {
             try AlexNet.make(caffe: false, options: $0) },
         Architecture(name: "alexnet-caffe", reference: "Caffe bvlc_alexnet (two groups, LRN)", defaultInput: [227, 227, 3]) {

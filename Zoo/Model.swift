@@ -4,6 +4,9 @@ import Engine
 /// classifier output (Keras: softmax; torchvision and Caffe: logits) and the default preprocessing.
 public enum Flavour: String, Sendable {
     case keras, torchvision, caffe
+    /// The publication itself, which no framework ships (LeNet-5's original form); its counts are the
+    /// paper's trainable parameters and its parity twin is written in PyTorch.
+    case paper
 }
 
 /// Global pooling after the trunk when the classifier top is left off (Keras's `pooling`).
@@ -16,7 +19,13 @@ public struct ModelOptions {
     public var includeTop = true
     /// Without the top: nil keeps the 4-D feature map, as Keras's `pooling=None`.
     public var pooling: GlobalPooling?
-    public var classes = 1000
+    /// The classes asked for; nil: the architecture's own (1000 for ImageNet models, 10 for LeNet-5).
+    public var requestedClasses: Int?
+    /// The classes of an ImageNet model: as asked, else 1000.
+    public var classes: Int {
+        get { requestedClasses ?? 1000 }
+        set { requestedClasses = newValue }
+    }
     /// nil: the reference's own output (softmax for Keras flavours, logits otherwise).
     public var classifierActivation: Activation?
     /// nil: the architecture's default input size.
@@ -26,11 +35,11 @@ public struct ModelOptions {
     /// Units of the hidden fully connected layers (VGG fc1/fc2, AlexNet fc6/fc7); nil: 4096.
     public var hiddenUnits: Int?
 
-    public init(includeTop: Bool = true, pooling: GlobalPooling? = nil, classes: Int = 1000,
+    public init(includeTop: Bool = true, pooling: GlobalPooling? = nil, classes: Int? = nil,
                 classifierActivation: Activation? = nil, inputSize: (height: Int, width: Int)? = nil) {
         self.includeTop = includeTop
         self.pooling = pooling
-        self.classes = classes
+        self.requestedClasses = classes
         self.classifierActivation = classifierActivation
         self.inputSize = inputSize
     }
@@ -135,7 +144,7 @@ public final class Model {
     /// Every weight of the model, Keras's "Total params".
     public var totalParameters: Int { network.parameterCount }
     /// Weights that training may update (torchvision's parameter count).
-    public var trainableParameters: Int { network.allLayers.flatMap { $0.parameters }.filter { $0.trainable }.reduce(0) { $0 + $1.value.count } }
+    public var trainableParameters: Int { network.allLayers.flatMap { $0.parameters }.filter { $0.trainable }.reduce(0) { $0 + $1.weightCount } }
 }
 
 /// A configuration or input error of a zoo model.

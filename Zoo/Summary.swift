@@ -47,7 +47,7 @@ public struct ModelSummary {
             return out
         default:
             let out = try layer.outputShape(for: input)
-            let params = layer.weights.reduce(0) { $0 + $1.value.count }
+            let params = layer.weights.reduce(0) { $0 + $1.weightCount }
             rows.append(Row(name: layer.name, type: typeName(layer), outputShape: out, parameters: params,
                             multiplyAccumulates: macs(layer, out)))
             return out
@@ -74,7 +74,9 @@ public struct ModelSummary {
     static func macs(_ layer: Layer, _ out: [Int]) -> Int {
         switch layer {
         case let c as Conv2D:
-            return out[1] * out[2] * c.filters * c.kernelSize.height * c.kernelSize.width * (c.inputChannels / c.groups)
+            return out[1] * out[2] * c.kernel.weightCount   // a masked kernel's missing connections do no work
+        case let r as EuclideanRBF:
+            return r.inputFeatures * r.units
         case let d as Dense:
             return d.inputFeatures * d.units
         default:

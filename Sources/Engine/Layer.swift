@@ -22,6 +22,12 @@ public final class Parameter {
 
     public var shape: [Int] { value.shape }
 
+    /// Elements a fixed connection mask holds at zero (LeNet-5's C3 table): structure, not weights.
+    public internal(set) var maskedOutCount = 0
+
+    /// The weights this parameter holds, as parameter counts report them: its elements less the masked-out ones.
+    public var weightCount: Int { value.count - maskedOutCount }
+
     /// dLoss/dValue, accumulated by backward passes; zero it with `zeroGradient()`.
     /// Allocated on first use, so a model that only infers holds no gradient memory.
     public var gradient: Tensor {
@@ -99,8 +105,9 @@ extension Layer {
 
     public func zeroGradients() { for p in allWeights { p.zeroGradient() } }
 
-    /// Number of elements in every weight (trainable, frozen and state), Keras's "Total params".
-    public var parameterCount: Int { allWeights.reduce(0) { $0 + $1.value.count } }
+    /// Number of weights (trainable, frozen and state), Keras's "Total params"; masked-out kernel
+    /// elements are not weights.
+    public var parameterCount: Int { allWeights.reduce(0) { $0 + $1.weightCount } }
 }
 
 /// A shape or configuration error, naming the layer and what it expected.

@@ -5,8 +5,8 @@ import Zoo
 
 /// Options that shape a model, shared by the commands that build one.
 struct ModelShapeOptions: ParsableArguments {
-    @Option(help: "Number of classes of the top.")
-    var classes: Int = 1000
+    @Option(help: "Number of classes of the top (default: the architecture's own, 1000 or LeNet-5's 10).")
+    var classes: Int?
 
     @Flag(help: "Leave the classifier top off.")
     var noTop = false

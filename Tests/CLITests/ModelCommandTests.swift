@@ -24,7 +24,8 @@ final class ModelCommandTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.hasPrefix("vgg16 ") && $0.contains("138,357,544") && $0.contains("224x224x3") }, r.stdout)
         XCTAssertTrue(lines.contains { $0.hasPrefix("resnet50-keras ") && $0.contains("25,636,712") }, r.stdout)
         XCTAssertTrue(lines.contains { $0.hasPrefix("googlenet ") && $0.contains("6,624,904") }, r.stdout)
-        XCTAssertEqual(lines.count, 17, "a header and 16 architectures")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("lenet5 ") && $0.contains("61,706") && $0.contains("32x32x1") }, r.stdout)
+        XCTAssertEqual(lines.count, 19, "a header and 18 architectures")
     }
 
     func testSummaryWithOptions() throws {

@@ -10,6 +10,13 @@ public enum Activation: Equatable, Sendable {
     case leakyReLU(alpha: Float)
     /// Softmax over the last axis.
     case softmax
+    /// LeCun's squashing function A * tanh(S * x), A = 1.7159, S = 2/3 (LeCun et al. 1998, appendix A):
+    /// f(1) = 1 and f(-1) = -1, with its largest curvature at +-1.
+    case scaledTanh
+
+    /// The amplitude A and slope S of `scaledTanh`.
+    public static let scaledTanhAmplitude: Float = 1.7159
+    public static let scaledTanhSlope: Float = 2.0 / 3.0
 
     /// Applies the activation in place to `count` values laid out as rows of `lastAxis`,
     /// split across the pool.
@@ -31,6 +38,9 @@ public enum Activation: Equatable, Sendable {
             for i in 0..<count { p[i] = 1 / (1 + Foundation.exp(-p[i])) }
         case .tanh:
             for i in 0..<count { p[i] = Foundation.tanh(p[i]) }
+        case .scaledTanh:
+            let a = Activation.scaledTanhAmplitude, s = Activation.scaledTanhSlope
+            for i in 0..<count { p[i] = a * Foundation.tanh(s * p[i]) }
         case .leakyReLU(let alpha):
             for i in 0..<count where p[i] < 0 { p[i] *= alpha }
         case .softmax:
@@ -97,6 +107,10 @@ public enum Activation: Equatable, Sendable {
             for i in 0..<count { g[i] *= y[i] * (1 - y[i]) }
         case .tanh:
             for i in 0..<count { g[i] *= 1 - y[i] * y[i] }
+        case .scaledTanh:
+            // f' = S * A * (1 - tanh^2) = S * A * (1 - (y / A)^2)
+            let a = Activation.scaledTanhAmplitude, s = Activation.scaledTanhSlope, inv = 1 / a
+            for i in 0..<count { let t = y[i] * inv; g[i] *= s * a * (1 - t * t) }
         case .leakyReLU(let alpha):
             for i in 0..<count where y[i] < 0 { g[i] *= alpha }
         case .softmax:

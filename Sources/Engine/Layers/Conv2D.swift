@@ -3,6 +3,10 @@
 /// Weights: `kernel` (kh, kw, in / groups, out), Keras's HWIO; `bias` (out).
 /// The kernel is used as it is stored: viewed as a row-major (kh*kw*in/groups, out) matrix it is
 /// the right-hand side of the im2col GEMM, so loading needs no packing.
+///
+/// An optional `kernelMask` (0/1, the kernel's shape) makes a partially connected convolution such
+/// as LeNet-5's C3: forward applies kernel * mask, backward masks the kernel gradient, and the
+/// masked-out elements are left out of the parameter counts. Without a mask nothing changes.
 public final class Conv2D: Layer {
     public let name: String
     public let inputChannels: Int
@@ -15,6 +19,8 @@ public final class Conv2D: Layer {
     public let activation: Activation
     public let kernel: Parameter
     public let bias: Parameter?
+    /// Fixed 0/1 connections of the kernel, its shape; nil: fully connected.
+    public let kernelMask: Tensor?
 
     private var savedInput: Tensor?
     private var savedOutput: Tensor?
@@ -22,7 +28,7 @@ public final class Conv2D: Layer {
     public init(name: String, inputChannels: Int, filters: Int, kernelSize: (Int, Int),
                 strides: (Int, Int) = (1, 1), padding: Padding = .valid, dilation: (Int, Int) = (1, 1),
                 groups: Int = 1, useBias: Bool = true, activation: Activation = .linear,
-                initializer: Initializer = .glorotUniform) {
+                initializer: Initializer = .glorotUniform, kernelMask: Tensor? = nil) {
         self.name = name
         self.inputChannels = inputChannels
         self.filters = filters
@@ -36,6 +42,22 @@ public final class Conv2D: Layer {
         kernel = Parameter(name: "kernel", value: initializer.make(shape: shape))
         bias = useBias ? Parameter(name: "bias", value: initializer.biasInitializer(kernelShape: shape)
             .make(shape: [filters])) : nil
+        self.kernelMask = kernelMask
+        if let kernelMask, kernelMask.shape == shape {
+            // Stored weights show the structure: masked-out elements are zero and not counted.
+            let k = kernel.value.mutableData(), m = kernelMask.data
+            for i in 0..<kernelMask.count where m[i] == 0 { k[i] = 0 }
+            kernel.maskedOutCount = (0..<kernelMask.count).reduce(0) { $0 + (m[$1] == 0 ? 1 : 0) }
+        }
+    }
+
+    /// The kernel the convolution applies: the stored one, or with a mask its connected elements only.
+    var appliedKernel: Tensor {
+        guard let kernelMask else { return kernel.value }
+        var k = kernel.value
+        let p = k.mutableData(), m = kernelMask.data
+        for i in 0..<k.count { p[i] *= m[i] }
+        return k
     }
 
     public var parameters: [Parameter] { [kernel] + (bias.map { [$0] } ?? []) }
@@ -53,6 +75,12 @@ public final class Conv2D: Layer {
         }
         guard kernelSize.0 > 0, kernelSize.1 > 0, strides.0 > 0, strides.1 > 0, dilation.0 > 0, dilation.1 > 0 else {
             throw LayerError(layer: name, "kernel, strides and dilation must be positive")
+        }
+        if let kernelMask {
+            guard kernelMask.shape == kernel.shape, kernelMask.scalars.allSatisfy({ $0 == 0 || $0 == 1 }) else {
+                throw LayerError(layer: name, "kernel mask must be 0/1 of the kernel's shape \(shapeString(kernel.shape)), "
+                    + "got shape \(shapeString(kernelMask.shape))")
+            }
         }
         guard s[3] == inputChannels else {
             throw LayerError(layer: name, "expected \(inputChannels) input channels, got input shape \(shapeString(s))")
@@ -73,8 +101,10 @@ public final class Conv2D: Layer {
     public func forward(_ input: Tensor, mode: Mode) throws -> Tensor {
         let outShape = try outputShape(for: input.shape)
         var out = Tensor(uninitialized: outShape)
+        let k = appliedKernel
+        defer { withExtendedLifetime(k) {} }   // k.data is read below; a masked k owns its storage
         ConvPlan(conv: self, inputShape: input.shape)
-            .forward(x: input.data, kernel: kernel.value.data, scale: nil, shift: bias?.value.data, activation: activation,
+            .forward(x: input.data, kernel: k.data, scale: nil, shift: bias?.value.data, activation: activation,
                      y: out.mutableData())
         if mode == .training {
             savedInput = input
@@ -92,10 +122,11 @@ public final class Conv2D: Layer {
         var combinedShift = shift
         if let bias { for c in 0..<filters { combinedShift[c] += bias.value[flat: c] * scale[c] } }
         var out = Tensor(uninitialized: outShape)
+        let k = appliedKernel
         scale.withUnsafeBufferPointer { sc in
             combinedShift.withUnsafeBufferPointer { sh in
                 ConvPlan(conv: self, inputShape: input.shape)
-                    .forward(x: input.data, kernel: kernel.value.data, scale: sc.baseAddress, shift: sh.baseAddress,
+                    .forward(x: input.data, kernel: k.data, scale: sc.baseAddress, shift: sh.baseAddress,
                              activation: after, y: out.mutableData())
             }
         }
@@ -118,6 +149,8 @@ public final class Conv2D: Layer {
         let kernelGradient: UnsafeMutablePointer<Float>? = kernel.trainable ? kernel.gradient.mutableData() : nil
         var dx: Tensor? = needsInputGradient ? Tensor(uninitialized: x.shape) : nil
         let dxData = dx?.mutableData()
+        let k = appliedKernel
+        defer { withExtendedLifetime(k) {} }   // k.data is read below; a masked k owns its storage
 
         if isPointwise {
             if let dw = kernelGradient {
@@ -126,12 +159,17 @@ public final class Conv2D: Layer {
             }
             if let dxData {
                 BLAS.parallelSgemm(transB: true, m: pixels, n: inputChannels, k: filters, a: dy.data, lda: filters,
-                                   b: kernel.value.data, ldb: filters, beta: 0, c: dxData, ldc: inputChannels)
+                                   b: k.data, ldb: filters, beta: 0, c: dxData, ldc: inputChannels)
             }
         } else {
             let plan = ConvPlan(conv: self, inputShape: x.shape)
             if let dw = kernelGradient { plan.accumulateKernelGradient(x: x.data, dy: dy.data, dw: dw) }
-            if let dxData { plan.inputGradient(dy: dy.data, kernel: kernel.value.data, dx: dxData) }
+            if let dxData { plan.inputGradient(dy: dy.data, kernel: k.data, dx: dxData) }
+        }
+        if let dw = kernelGradient, let kernelMask {
+            // Masked-out elements were zero before this pass; keep them so.
+            let m = kernelMask.data
+            for i in 0..<kernelMask.count { dw[i] *= m[i] }
         }
         return dx
     }
