@@ -21,6 +21,11 @@ extension Model {
         if let other = file.metadata.architecture, other != architecture, Catalog.all.contains(where: { $0.name == other }) {
             throw ModelError("\(url.path) holds weights for '\(other)', not '\(architecture)'; use --model \(other)")
         }
+        var options = options
+        if architecture == "resnet50-keras", options.renameFileLayer == nil,
+           KerasLegacyResNetNames.matches(file.layers.map(\.name)) {
+            options.renameFileLayer = KerasLegacyResNetNames.modernName
+        }
         do {
             let report = try WeightLoader.load(file, into: network, options: options)
             if let names = file.metadata.classNames { classNames = names }

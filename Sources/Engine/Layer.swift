@@ -143,7 +143,7 @@ extension Layer {
 
     /// The input saved by forward, or an error if backward comes first.
     func requireSaved<T>(_ value: T?) throws -> T {
-        guard let v = value else { throw LayerError(layer: name, "backward called before forward") }
+        guard let v = value else { throw LayerError(layer: name, "backward needs a forward in training mode first (inference keeps nothing for it)") }
         return v
     }
 }

@@ -80,3 +80,61 @@ final class ModelFileTests: XCTestCase {
         XCTAssertEqual(copy.classNames, m.classNames)
     }
 }
+
+/// The original Keras ResNet50 file names its layers `conv1`, `bn_conv1`, `res2a_branch2a`, ...
+final class KerasLegacyResNetFileTests: XCTestCase {
+    func testOldNamesMapToTodaysNames() {
+        XCTAssertEqual(KerasLegacyResNetNames.modernName("res2a_branch2a"), "conv2_block1_1_conv")
+        XCTAssertEqual(KerasLegacyResNetNames.modernName("bn3d_branch2c"), "conv3_block4_3_bn")
+        XCTAssertEqual(KerasLegacyResNetNames.modernName("res4f_branch2b"), "conv4_block6_2_conv")
+        XCTAssertEqual(KerasLegacyResNetNames.modernName("bn5a_branch1"), "conv5_block1_0_bn")
+        XCTAssertEqual(KerasLegacyResNetNames.modernName("bn_conv1"), "conv1_bn")
+        XCTAssertEqual(KerasLegacyResNetNames.modernName("fc1000"), "predictions")
+    }
+
+    /// A file laid out as the old one (old names, old order: 2a, 2b, 2c, 1) loads every weight
+    /// where it belongs; by position the shortcut and third convolutions would trade places.
+    func testOldFileLoadsByNameNotSwapped() throws {
+        var o = ModelOptions(classes: 5, inputSize: (32, 32))
+        o.channelDivisor = 16
+        RandomGenerator.global.reseed(1)
+        let original = try Catalog.architecture(named: "resnet50-keras").make(o)
+        let old = ["conv1_conv": "conv1", "conv1_bn": "bn_conv1", "predictions": "fc1000"]
+        func oldName(_ modern: String) -> String {
+            if let n = old[modern] { return n }
+            // conv{S}_block{i}_{u}_{conv|bn}
+            let parts = modern.split(separator: "_")
+            let stage = parts[0].dropFirst(4), block = Int(parts[1].dropFirst(5))!
+            let branch = ["1": "branch2a", "2": "branch2b", "3": "branch2c", "0": "branch1"][String(parts[2])]!
+            let letter = String(UnicodeScalar(96 + block)!)
+            return (parts[3] == "bn" ? "bn" : "res") + "\(stage)\(letter)_\(branch)"
+        }
+        // The old file's order: today's, but a projecting block lists 2c before 1 (today: _0 before _3).
+        var order = original.weightedLayers.map(\.name)
+        var i = 0
+        while i + 1 < order.count {
+            if order[i].hasSuffix("_0_conv") || order[i].hasSuffix("_0_bn") { order.swapAt(i, i + 1); i += 2 } else { i += 1 }
+        }
+        let layers = try order.map { name -> LayerWeights in
+            let l = try XCTUnwrap(original.network.layer(named: name))
+            return LayerWeights(name: oldName(name), weights: l.weights.map { NamedTensor(name: $0.name, value: $0.value) })
+        }
+        XCTAssertEqual(Array(layers.map(\.name)[2..<10]), ["res2a_branch2a", "bn2a_branch2a", "res2a_branch2b", "bn2a_branch2b",
+                                                          "res2a_branch2c", "res2a_branch1", "bn2a_branch2c", "bn2a_branch1"])
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("old-resnet50-\(UUID().uuidString).h5")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try WeightWriter.write(WeightArchive(layers: layers), to: url, format: .kerasH5)
+
+        RandomGenerator.global.reseed(2)
+        let copy = try Catalog.architecture(named: "resnet50-keras").make(o)
+        let report = try copy.loadWeights(from: url)
+        XCTAssertEqual(report.matching, .name, "\(report)")
+        for (a, b) in zip(original.network.allWeights, copy.network.allWeights) { XCTAssertEqual(a.value, b.value) }
+
+        // The trap the names avoid: by position, block 1's third convolution (2c) would land in the
+        // shortcut (_0_conv), whose kernel has the very same shape, and no check would notice.
+        let position = try XCTUnwrap(layers.firstIndex { $0.name == "res2a_branch2c" })
+        XCTAssertEqual(copy.weightedLayers[position].name, "conv2_block1_0_conv")
+        XCTAssertEqual(layers[position].weights[0].value.shape, copy.weightedLayers[position].weights[0].shape)
+    }
+}

@@ -20,10 +20,15 @@ public struct LoadOptions: Sendable {
     /// A by-name or skip-mismatch load fails when fewer than this share of the model's layers
     /// with weights get all their weights from the file, rather than leave them random silently.
     public var minimumMatchedShare: Double
+    /// Maps a file's layer name to the model's before matching by name (e.g. the original
+    /// Keras ResNet50 file's `res2a_branch2a` to `conv2_block1_1_conv`).
+    public var renameFileLayer: (@Sendable (String) -> String)?
 
-    public init(mode: LoadMode = .strict, minimumMatchedShare: Double = 0.5) {
+    public init(mode: LoadMode = .strict, minimumMatchedShare: Double = 0.5,
+                renameFileLayer: (@Sendable (String) -> String)? = nil) {
         self.mode = mode
         self.minimumMatchedShare = minimumMatchedShare
+        self.renameFileLayer = renameFileLayer
     }
 }
 

@@ -168,7 +168,8 @@ private struct Plan {
         var unmatched: [String] = []
         var covered: [ObjectIdentifier: Int] = [:]
         for fileLayer in source {
-            guard let layer = index[fileLayer.name] else { unmatched.append(fileLayer.name); continue }
+            let name = options.renameFileLayer?(fileLayer.name) ?? fileLayer.name
+            guard let layer = index[name] else { unmatched.append(fileLayer.name); continue }
             let u = unit(layer)
             m.pairs.append((u, fileLayer))
             for id in u.covers { covered[id, default: 0] += 1 }
