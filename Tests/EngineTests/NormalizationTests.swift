@@ -99,7 +99,7 @@ final class NormalizationTests: XCTestCase {
             XCTAssertEqual(y[flat: i], expected, accuracy: 1e-5)
         }
         XCTAssertThrowsError(try bn.backward(y, needsInputGradient: true)) { e in
-            XCTAssertTrue("\(e)".contains("before forward"), "\(e)")
+            XCTAssertTrue("\(e)".contains("needs a forward in training mode"), "\(e)")
         }
     }
 

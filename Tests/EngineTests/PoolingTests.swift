@@ -95,7 +95,7 @@ final class PoolingTests: XCTestCase {
             let x = randomTensor([1, 4, 4, 2])
             let y = try layer.forward(x, mode: .inference)
             XCTAssertThrowsError(try layer.backward(y, needsInputGradient: true)) { e in
-                XCTAssertTrue("\(e)".contains("before forward"), "\(layer.name): \(e)")
+                XCTAssertTrue("\(e)".contains("needs a forward in training mode"), "\(layer.name): \(e)")
             }
         }
     }
