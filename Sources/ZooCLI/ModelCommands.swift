@@ -35,13 +35,18 @@ struct ModelShapeOptions: ParsableArguments {
             }
             o.inputSize = (parts[0], parts[1])
         }
-        switch classifierActivation {
-        case nil: break
-        case "softmax": o.classifierActivation = .softmax
-        case "none", "linear": o.classifierActivation = .linear
+        o.classifierActivation = try ModelShapeOptions.activation(classifierActivation)
+        return o
+    }
+
+    /// `softmax` or `none`; nil keeps the reference's own.
+    static func activation(_ text: String?) throws -> Activation? {
+        switch text {
+        case nil: return nil
+        case "softmax": return .softmax
+        case "none", "linear": return .linear
         case let other?: throw ValidationError("--classifier-activation must be softmax or none, got '\(other)'")
         }
-        return o
     }
 }
 

@@ -35,9 +35,8 @@ struct RunCommand: ParsableCommand {
         guard x.rank == 4 else {
             throw ValidationError("\(input): expected a (batch, height, width, channels) array, got shape \(x.shape)")
         }
-        var shape = ModelShapeOptions()
-        shape.classifierActivation = classifierActivation
-        var options = try shape.modelOptions()
+        var options = ModelOptions()
+        options.classifierActivation = try ModelShapeOptions.activation(classifierActivation)
         options.inputSize = (x.shape[1], x.shape[2])
         options.classes = try classes ?? weights.map { try classCount(in: URL(fileURLWithPath: $0)) } ?? 1000
         let m = try Catalog.architecture(named: model).make(options)

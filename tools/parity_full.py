@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Full-size parity: every zoo architecture against its reference framework, through real files.
+
+For each model it builds the full-size reference with random weights (BatchNorm statistics
+randomized too, so no layer is an identity), exports it the way a user would get it (Keras:
+legacy `.h5` and Keras 3 `.weights.h5`; torchvision: `state_dict` through
+tools/convert_torchvision.py), runs `zoo run` on the same NHWC input, and prints the largest
+absolute difference relative to the output's scale (the bar is 1e-4).
+
+    KERAS_BACKEND=torch python3 tools/parity_full.py [--models resnet50,vgg16-keras...] [--batch 2]
+
+Needs torch, torchvision, keras (KERAS_BACKEND=torch), h5py; the zoo binary from `make build`.
+Not run in CI (full-size models take minutes and gigabytes).
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+import numpy as np
+import torch
+import torchvision
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+ZOO = os.path.join(ROOT, ".build", "release", "zoo")
+CONVERTER = os.path.join(ROOT, "tools", "convert_torchvision.py")
+
+KERAS = {
+    "vgg16": "VGG16", "vgg19": "VGG19",
+    "resnet50-keras": "ResNet50", "resnet101-keras": "ResNet101", "resnet152-keras": "ResNet152",
+}
+TORCHVISION = {
+    "alexnet": "alexnet", "vgg16-bn": "vgg16_bn", "vgg19-bn": "vgg19_bn", "googlenet": "googlenet",
+    "resnet18": "resnet18", "resnet34": "resnet34", "resnet50": "resnet50", "resnet101": "resnet101",
+    "resnet152": "resnet152",
+}
+
+
+def zoo_run(model, weights, x, tmp, layer=None, logits=False):
+    xin, yout = os.path.join(tmp, "x.npy"), os.path.join(tmp, "y.npy")
+    np.save(xin, x.astype(np.float32))
+    args = [ZOO, "run", "--model", model, "--weights", weights, "--input", xin, "--out", yout]
+    if layer:
+        args += ["--layer", layer]
+    if logits:
+        args += ["--classifier-activation", "none"]
+    subprocess.run(args, check=True, capture_output=True, text=True)
+    return np.load(yout)
+
+
+def report(name, what, ours, ref):
+    scale = max(1.0, float(np.abs(ref).max()))
+    diff = float(np.abs(ours - ref).max())
+    ok = diff <= 1e-4 * scale
+    print(f"{name:<17}{what:<28}max |diff| {diff:.3e}  scale {scale:.3g}  {'OK' if ok else 'FAIL'}", flush=True)
+    return ok
+
+
+def randomize_bn_torch(net, gen):
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            with torch.no_grad():
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
+
+
+def check_torchvision(name, batch, tmp):
+    gen = torch.Generator().manual_seed(0)
+    kwargs = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
+    net = getattr(torchvision.models, TORCHVISION[name])(weights=None, **kwargs).eval()
+    randomize_bn_torch(net, gen)
+    pth, h5 = os.path.join(tmp, "m.pth"), os.path.join(tmp, "m.h5")
+    torch.save(net.state_dict(), pth)
+    subprocess.run([sys.executable, CONVERTER, "--arch", TORCHVISION[name], "--state-dict", pth, "--out", h5],
+                   check=True, capture_output=True, text=True)
+    x = torch.randn(batch, 3, 224, 224, generator=gen)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    ours = zoo_run(name, h5, x.permute(0, 2, 3, 1).numpy(), tmp)
+    return report(name, "torchvision logits", ours, ref)
+
+
+def check_keras(name, batch, tmp):
+    import keras
+    keras.utils.set_random_seed(0)
+    # Logits, not softmax: with random weights the probabilities are all near 1/1000 and would hide errors.
+    model = getattr(keras.applications, KERAS[name])(weights=None, classifier_activation=None)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            g, b, m, v = [w.numpy() for w in layer.weights]
+            rng = np.random.default_rng(len(layer.name))
+            layer.set_weights([rng.uniform(0.5, 1.5, g.shape), rng.normal(0, 0.1, b.shape),
+                               rng.normal(0, 0.1, m.shape), rng.uniform(0.5, 1.5, v.shape)])
+    x = np.random.default_rng(1).normal(0, 50, (batch, 224, 224, 3)).astype(np.float32)
+    ref = np.asarray(model.predict(x, verbose=0))
+    ok = True
+    legacy, k3 = os.path.join(tmp, "m.h5"), os.path.join(tmp, "m.weights.h5")
+    model.save(legacy)
+    ok &= report(name, "Keras .h5 logits", zoo_run(name, legacy, x, tmp, logits=True), ref)
+    model.save_weights(k3)
+    ok &= report(name, "Keras 3 .weights.h5", zoo_run(name, k3, x, tmp, logits=True), ref)
+    # Files ConvZoo writes load into Keras by position (legacy) and by key (Keras 3): a fresh
+    # Keras model that loads them predicts what the original does only if ConvZoo wrote its
+    # layers in Keras's order (ResNet's _0_conv and _3_conv have the same shape).
+    for fmt, out in (("keras-h5", os.path.join(tmp, "zoo.h5")), ("keras3", os.path.join(tmp, "zoo.weights.h5"))):
+        subprocess.run([ZOO, "convert", legacy, out, "--format", fmt, "--model", name], check=True, capture_output=True)
+        keras.utils.set_random_seed(7)
+        fresh = getattr(keras.applications, KERAS[name])(weights=None, classifier_activation=None)
+        fresh.load_weights(out)
+        ok &= report(name, f"Keras loads zoo {fmt}", np.asarray(fresh.predict(x, verbose=0)), ref)
+    tap = "fc2" if name.startswith("vgg") else "avg_pool"
+    features = keras.Model(model.input, model.get_layer(tap).output)
+    ok &= report(name, f"tap {tap}", zoo_run(name, k3, x, tmp, layer=tap), np.asarray(features.predict(x, verbose=0)))
+    return ok
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--models", default=",".join(list(KERAS) + list(TORCHVISION)))
+    p.add_argument("--batch", type=int, default=2)
+    a = p.parse_args()
+    ok = True
+    for name in a.models.split(","):
+        with tempfile.TemporaryDirectory() as tmp:
+            ok &= check_keras(name, a.batch, tmp) if name in KERAS else check_torchvision(name, a.batch, tmp)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
