@@ -85,12 +85,12 @@ public enum GoogLeNet {
         func lrn(_ name: String) -> LocalResponseNorm { LocalResponseNorm(name: name, size: 5, alpha: 1e-4, beta: 0.75, k: 1) }
     }
 
-    public static func make(caffe: Bool, transformInput: Bool = false, options o: ModelOptions = ModelOptions()) throws -> Model {
+    public static func make(caffe: Bool, options o: ModelOptions = ModelOptions()) throws -> Model {
         let size = o.inputSize ?? (224, 224)
         let inputShape = [size.height, size.width, 3]
         let style = Style(caffe: caffe)
         var layers: [Layer] = []
-        if transformInput && !caffe { layers.append(ChannelAffine.torchvisionGoogLeNetTransform()) }
+        if o.transformInput && !caffe { layers.append(ChannelAffine.torchvisionGoogLeNetTransform()) }
         let c64 = o.channels(64), c192 = o.channels(192)
         if caffe {
             layers += style.unit("conv1_7x7_s2", 3, c64, 7, stride: 2)

@@ -34,6 +34,8 @@ public struct ModelOptions {
     public var channelDivisor = 1
     /// Units of the hidden fully connected layers (VGG fc1/fc2, AlexNet fc6/fc7); nil: 4096.
     public var hiddenUnits: Int?
+    /// torchvision GoogLeNet's `transform_input` (its ImageNet weights were trained with it on).
+    public var transformInput = false
 
     public init(includeTop: Bool = true, pooling: GlobalPooling? = nil, classes: Int? = nil,
                 classifierActivation: Activation? = nil, inputSize: (height: Int, width: Int)? = nil) {

@@ -2,12 +2,37 @@ import Engine
 import Foundation
 import WeightIO
 
+extension ModelOptions {
+    /// These options adjusted to what a weight file records: its number of classes (from its
+    /// class names, else its last dense layer) and GoogLeNet's `transform_input`.
+    public func adjusted(toWeights url: URL) throws -> ModelOptions {
+        let file = try WeightFile.open(url)
+        var o = self
+        if requestedClasses == nil, let classes = file.metadata.classNames?.count ?? ModelOptions.classesOfTop(file) {
+            o.classes = classes
+        }
+        if file.metadata.extra["transform_input"] == "1" { o.transformInput = true }
+        return o
+    }
+
+    /// Units of the file's last dense layer (a rank-2 kernel): the classes its top was trained for.
+    static func classesOfTop(_ file: WeightFile) -> Int? {
+        for layer in file.layers.reversed() {
+            if let kernel = layer.weights.first(where: { $0.name.hasPrefix("kernel") }), kernel.shape.count == 2 {
+                return kernel.shape[1]
+            }
+        }
+        return nil
+    }
+}
+
 extension Model {
     /// What ConvZoo records about this model in the files it writes.
     public var metadata: ConvZooMetadata {
         ConvZooMetadata(architecture: architecture, variant: flavour.rawValue, classNames: classNames,
                         preprocessing: preprocessing, resizeTransform: resizeTransform, inputSize: inputShape,
-                        version: ConvZooMetadata.currentVersion)
+                        version: ConvZooMetadata.currentVersion,
+                        extra: options.transformInput ? ["transform_input": "1"] : [:])
     }
 
     /// Loads weights from `url` (Keras legacy `.h5`, Keras 3 `.weights.h5` or `.keras`, ConvZoo files),

@@ -38,7 +38,8 @@ struct RunCommand: ParsableCommand {
         var options = ModelOptions()
         options.classifierActivation = try ModelShapeOptions.activation(classifierActivation)
         options.inputSize = (x.shape[1], x.shape[2])
-        options.classes = try classes ?? weights.map { try classCount(in: URL(fileURLWithPath: $0)) } ?? 1000
+        options.requestedClasses = classes
+        if let weights { options = try options.adjusted(toWeights: URL(fileURLWithPath: weights)) }
         let m = try Catalog.architecture(named: model).make(options)
         if let weights {
             let report = try m.loadWeights(from: URL(fileURLWithPath: weights))
@@ -47,11 +48,6 @@ struct RunCommand: ParsableCommand {
         let y = try layer.map { try m.output(at: $0, for: x) } ?? m.predict(x)
         try AtomicWrite.data(NPY.encode(y), to: URL(fileURLWithPath: out))
         print("wrote \(out): shape \(y.shape)")
-    }
-
-    func classCount(in url: URL) throws -> Int {
-        let file = try WeightFile.open(url)
-        return file.metadata.classNames?.count ?? RunCommand.classesOfTop(file) ?? 1000
     }
 }
 

@@ -64,9 +64,8 @@ struct ConvertCommand: ParsableCommand {
         let file = try WeightFile.open(inURL)
         if let name = model ?? file.metadata.architecture {
             // Through the model: layer order and Keras 3 keys come from the architecture.
-            var o = ModelOptions()
+            var o = try ModelOptions().adjusted(toWeights: inURL)
             if let size = file.metadata.inputSize, size.count == 3 { o.inputSize = (size[0], size[1]) }
-            o.classes = file.metadata.classNames?.count ?? RunCommand.classesOfTop(file) ?? 1000
             let m = try Catalog.architecture(named: name).make(o)
             let report = try m.loadWeights(from: inURL)
             var meta = file.metadata
@@ -78,17 +77,5 @@ struct ConvertCommand: ParsableCommand {
             try WeightWriter.write(file.read(), to: outURL, format: target)
         }
         print("wrote \(output) (\(target.rawValue))")
-    }
-}
-
-extension RunCommand {
-    /// Units of the file's last dense layer (kernel rank 2): the classes its top was trained for.
-    static func classesOfTop(_ file: WeightFile) -> Int? {
-        for layer in file.layers.reversed() {
-            if let kernel = layer.weights.first(where: { $0.name.hasPrefix("kernel") }), kernel.shape.count == 2 {
-                return kernel.shape[1]
-            }
-        }
-        return nil
     }
 }
