@@ -11,6 +11,7 @@ public protocol BatchAugmentation {
 public struct PixelBox: Equatable, Sendable {
     public var top: Int, left: Int, height: Int, width: Int
 
+    /// The box with top-left pixel (top, left) and the given size.
     public init(top: Int, left: Int, height: Int, width: Int) {
         self.top = top
         self.left = left
@@ -32,6 +33,7 @@ func requireImages(_ t: Tensor, _ augmentation: String) throws -> (n: Int, h: In
 public struct RandomHorizontalFlip: BatchAugmentation {
     public var probability: Float
 
+    /// Flips each image with probability `probability`.
     public init(probability: Float = 0.5) { self.probability = probability }
 
     public func apply(to batch: inout Batch, generator: RandomGenerator) throws {
@@ -65,6 +67,7 @@ public struct RandomHorizontalFlip: BatchAugmentation {
 public struct RandomCrop: BatchAugmentation {
     public var padding: Int
 
+    /// Shifts by up to `padding` pixels each way.
     public init(padding: Int) { self.padding = padding }
 
     public func apply(to batch: inout Batch, generator: RandomGenerator) throws {
@@ -101,6 +104,7 @@ public struct RandomCrop: BatchAugmentation {
 public struct Cutout: BatchAugmentation {
     public var size: Int
 
+    /// Erases a `size` x `size` square per image.
     public init(size: Int) { self.size = size }
 
     public func apply(to batch: inout Batch, generator: RandomGenerator) throws {
@@ -141,6 +145,7 @@ public struct Cutout: BatchAugmentation {
 public struct GaussianNoise: BatchAugmentation {
     public var standardDeviation: Float
 
+    /// Noise of standard deviation `standardDeviation`.
     public init(standardDeviation: Float) { self.standardDeviation = standardDeviation }
 
     public func apply(to batch: inout Batch, generator: RandomGenerator) throws {

@@ -23,6 +23,7 @@ public struct CallbackState: Equatable {
     public var scalars: [String: Double]
     public var tensors: [String: Tensor]
 
+    /// A state of named numbers and tensors.
     public init(scalars: [String: Double] = [:], tensors: [String: Tensor] = [:]) {
         self.scalars = scalars
         self.tensors = tensors
@@ -45,6 +46,7 @@ public final class EarlyStopping: CheckpointableCallback {
     public let patience: Int
     public let minimumDelta: Double
     public let restoreBest: Bool
+    /// The best value of `monitor` so far.
     public private(set) var best: Double
     /// The epoch that reached `best`; 0 before any.
     public private(set) var bestEpoch = 0
@@ -54,6 +56,7 @@ public final class EarlyStopping: CheckpointableCallback {
     public private(set) var stoppedEpoch: Int?
     private var bestWeights: [Tensor] = []
 
+    /// Keras's defaults: watch the validation loss, any improvement counts.
     public init(monitor: Monitor = .validationLoss, patience: Int, minimumDelta: Double = 0, restoreBest: Bool = true) {
         self.monitor = monitor
         self.patience = patience

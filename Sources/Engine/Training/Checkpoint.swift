@@ -41,6 +41,7 @@ public struct Checkpoint {
     /// States of checkpointable callbacks by `checkpointKey`.
     public var callbacks: [String: CallbackState]
 
+    /// A checkpoint from its parts; `Trainer.checkpoint()` builds one from a run.
     public init(epoch: Int, weights: [Weight], optimizer: OptimizerState, scheduleSteps: Int, plateauMetrics: [Double],
                 generators: [GeneratorState], history: [EpochRecord], callbacks: [String: CallbackState]) {
         self.epoch = epoch

@@ -9,6 +9,7 @@ public final class Checkpointer: TrainingCallback {
     public let directory: URL
     public let keep: Int
 
+    /// Checkpoints under `directory`, the newest `keep` (at least 1) kept.
     public init(directory: URL, keep: Int = 2) {
         self.directory = directory
         self.keep = max(1, keep)

@@ -36,6 +36,7 @@ public struct MetricAccumulator {
     private var top5Hits = 0
     private var confusion: [[Int]]
 
+    /// An empty accumulator for `classes` classes.
     public init(classes: Int) {
         self.classes = classes
         confusion = Array(repeating: Array(repeating: 0, count: classes), count: classes)
@@ -65,6 +66,7 @@ public struct MetricAccumulator {
         samples += labels.count
     }
 
+    /// The figures over every batch added so far.
     public var report: ClassificationReport {
         let n = Double(max(samples, 1))
         return ClassificationReport(loss: lossSum / n, samples: samples, top1: Double(top1Hits) / n,

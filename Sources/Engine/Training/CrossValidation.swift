@@ -4,6 +4,7 @@ import Foundation
 public struct CrossValidationReport: CustomStringConvertible {
     public var scores: [Double]
 
+    /// A report of one score per fold, in fold order.
     public init(scores: [Double]) { self.scores = scores }
 
     public var mean: Double { scores.reduce(0, +) / Double(max(scores.count, 1)) }

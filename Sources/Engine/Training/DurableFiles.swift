@@ -10,6 +10,7 @@ public struct CheckpointError: Error, CustomStringConvertible {
     public let path: String
     public let message: String
 
+    /// An error about the checkpoint file or directory at `path`.
     public init(path: String, _ message: String) {
         self.path = path
         self.message = message

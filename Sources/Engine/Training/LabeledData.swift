@@ -74,6 +74,7 @@ public struct Batch {
     /// Per-class target probabilities (batch, classes), or nil while the labels are hard.
     public var softTargets: Tensor?
 
+    /// A batch with hard labels, or soft targets (batch, classes) when given.
     public init(inputs: Tensor, labels: [Int], classes: Int, softTargets: Tensor? = nil) {
         self.inputs = inputs
         self.labels = labels
@@ -103,6 +104,7 @@ public struct Batch {
 public struct TrainingError: Error, CustomStringConvertible, Equatable {
     public let message: String
 
+    /// An error saying `message`.
     public init(_ message: String) { self.message = message }
 
     public var description: String { message }

@@ -11,6 +11,7 @@ import Darwin
 public struct Mixup: BatchAugmentation {
     public var alpha: Double
 
+    /// λ ~ Beta(alpha, alpha); the paper uses 0.2 to 0.4 on ImageNet.
     public init(alpha: Double = 0.2) { self.alpha = alpha }
 
     public func apply(to batch: inout Batch, generator: RandomGenerator) throws {
@@ -51,6 +52,7 @@ public struct Mixup: BatchAugmentation {
 public struct CutMix: BatchAugmentation {
     public var alpha: Double
 
+    /// λ ~ Beta(alpha, alpha); the paper uses 1 (λ uniform).
     public init(alpha: Double = 1) { self.alpha = alpha }
 
     public func apply(to batch: inout Batch, generator: RandomGenerator) throws {

@@ -7,6 +7,7 @@ import Foundation
 /// first) for gradients. No checkpoint is written for the failing epoch, so `lastCheckpoint`
 /// still holds the last good state; `Trainer.resume(from:)` continues from it.
 public struct NonFiniteError: Error, CustomStringConvertible {
+    /// Where the non-finite value was found.
     public enum Kind: String, Sendable {
         /// The loss itself, with every layer's output finite.
         case loss

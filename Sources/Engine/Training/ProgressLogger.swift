@@ -4,6 +4,7 @@ import Foundation
 /// Reports training as it runs: on a terminal a progress bar redrawn in place with throughput and
 /// ETA; otherwise (a pipe, a log file, CI) plain `key=value` lines that a script can parse.
 public final class ProgressLogger: TrainingCallback {
+    /// How the progress is drawn.
     public enum Style: Sendable {
         /// One line per epoch redrawn after every batch, then kept.
         case bar

@@ -13,6 +13,7 @@ public struct RandomResizedCrop: BatchAugmentation {
     public var scale: (Double, Double)
     public var ratio: (Double, Double)
 
+    /// torchvision's defaults: scale (0.08, 1), ratio (3/4, 4/3).
     public init(size: (height: Int, width: Int)? = nil, scale: (Double, Double) = (0.08, 1),
                 ratio: (Double, Double) = (3.0 / 4, 4.0 / 3)) {
         self.size = size

@@ -3,6 +3,7 @@ public struct Split: Equatable, Sendable {
     public var training: [Int]
     public var validation: [Int]
 
+    /// A split of the given index sets.
     public init(training: [Int], validation: [Int]) {
         self.training = training
         self.validation = validation

@@ -23,6 +23,7 @@ public struct TrainingConfiguration {
     /// Stops on NaN or infinity in the loss, gradients, weights or BatchNorm statistics.
     public var guardNonFinite: Bool
 
+    /// Keras's defaults where it has them: batch size 32, shuffled, the guard on.
     public init(batchSize: Int = 32, seed: UInt64 = 0, shuffle: Bool = true, dropLastBatch: Bool = false,
                 evaluationBatchSize: Int = 256, guardNonFinite: Bool = true) {
         self.batchSize = batchSize
