@@ -52,7 +52,7 @@ final class CheckpointTests: XCTestCase {
     func smallDigits() throws -> (LabeledData, LabeledData) {
         let digits = try bundledDigits()
         let split = try Splits.stratified(labels: digits.labels, validationFraction: 0.2, generator: RandomGenerator(seed: 8))
-        return (digits.subset(Array(split.training.prefix(240))), digits.subset(Array(split.validation.prefix(60))))
+        return (try digits.subset(Array(split.training.prefix(240))), try digits.subset(Array(split.validation.prefix(60))))
     }
 
     func testResumingIsBitIdenticalToNeverStopping() throws {

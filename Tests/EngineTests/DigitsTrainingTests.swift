@@ -7,7 +7,7 @@ final class DigitsTrainingTests: XCTestCase {
     /// A stratified 80/20 split of the digits (the same for every test).
     func split(_ data: LabeledData) throws -> (training: LabeledData, validation: LabeledData) {
         let s = try Splits.stratified(labels: data.labels, validationFraction: 0.2, generator: RandomGenerator(seed: 2024))
-        return (data.subset(s.training), data.subset(s.validation))
+        return (try data.subset(s.training), try data.subset(s.validation))
     }
 
     func testMLPReachesNinetyFivePercentHeldOut() throws {
@@ -64,8 +64,8 @@ final class DigitsTrainingTests: XCTestCase {
         let s = try Splits.stratified(labels: digits.labels, validationFraction: 0.2, generator: RandomGenerator(seed: 2024))
         let few = try Splits.stratified(labels: s.training.map { digits.labels[$0] }, validationFraction: 0.8,
                                         generator: RandomGenerator(seed: 3))
-        var training = digits.subset(few.training.map { s.training[$0] })
-        let validation = digits.subset(s.validation)
+        var training = try digits.subset(few.training.map { s.training[$0] })
+        let validation = try digits.subset(s.validation)
         let noise = RandomGenerator(seed: 17)
         for i in 0..<training.count where noise.nextDouble() < 0.25 { training.labels[i] = noise.nextInt(below: 10) }
 

@@ -62,7 +62,7 @@ final class LectureExperimentTests: XCTestCase {
     /// ‖dL/dW‖ of the first and the last of ten Dense layers (64 -> 32 x 9 -> 10) on a digits batch.
     func gradientNorms(activation: Activation, initializer: Initializer) throws -> (first: Double, last: Double) {
         let digits = try bundledDigits().flattened()
-        let batch = digits.batch(Array(0..<256))
+        let batch = try digits.batch(Array(0..<256))
         let model = makeMLP([64] + Array(repeating: 32, count: 9) + [10], activation: activation, seed: 11,
                             initializer: initializer)
         model.zeroGradients()

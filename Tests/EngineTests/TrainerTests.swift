@@ -127,7 +127,7 @@ final class TrainerTests: XCTestCase {
                               optimizer: try Adam(model.trainableParameters, learningRate: 0.02),
                               configuration: TrainingConfiguration(batchSize: 16, seed: 5),
                               callbacks: [recorder, early])
-        let validation = digits.subset(split.validation)
+        let validation = try digits.subset(split.validation)
         let records = try trainer.fit(digits.subset(split.training), validation: validation, epochs: 200)
         let stopped = try XCTUnwrap(early.stoppedEpoch, "an over-fitting run must stop early")
         XCTAssertLessThan(stopped, 200)
@@ -184,6 +184,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try LabeledData(inputs: Tensor(zeros: [3, 2]), labels: [0, 1, 2], classes: 2)) {
             XCTAssert("\($0)".contains("label 2 of sample 2"), "\($0)")
         }
+        XCTAssertThrowsError(try indexedData(4).subset([1, 4])) { XCTAssert("\($0)".contains("index 4"), "\($0)") }
         let stopping = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: try SGD(model.trainableParameters),
                                callbacks: [EarlyStopping(monitor: .validationTop1, patience: 1)])
         XCTAssertThrowsError(try stopping.fit(try indexedData(4), epochs: 1)) { XCTAssert("\($0)".contains("validation")) }

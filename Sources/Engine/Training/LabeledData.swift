@@ -33,13 +33,13 @@ public struct LabeledData {
     }
 
     /// The samples at `indices`, in that order.
-    public func subset(_ indices: [Int]) -> LabeledData {
-        LabeledData(unchecked: gather(indices), labels: indices.map { labels[$0] }, classes: classes)
+    public func subset(_ indices: [Int]) throws -> LabeledData {
+        LabeledData(unchecked: try gather(indices), labels: indices.map { labels[$0] }, classes: classes)
     }
 
     /// The samples at `indices` as a mini-batch with hard labels.
-    public func batch(_ indices: [Int]) -> Batch {
-        Batch(inputs: gather(indices), labels: indices.map { labels[$0] }, classes: classes)
+    public func batch(_ indices: [Int]) throws -> Batch {
+        Batch(inputs: try gather(indices), labels: indices.map { labels[$0] }, classes: classes)
     }
 
     /// Every sample as one feature vector, (n, features), for a multilayer perceptron.
@@ -53,12 +53,14 @@ public struct LabeledData {
         self.classes = classes
     }
 
-    private func gather(_ indices: [Int]) -> Tensor {
+    private func gather(_ indices: [Int]) throws -> Tensor {
+        if let bad = indices.first(where: { $0 < 0 || $0 >= count }) {
+            throw TrainingError("sample index \(bad) is outside 0..<\(count)")
+        }
         let size = sampleShape.reduce(1, *)
         var out = Tensor(uninitialized: [indices.count] + sampleShape)
         let src = inputs.data, dst = out.mutableData()
         for (row, i) in indices.enumerated() {
-            precondition(i >= 0 && i < count, "sample index \(i) outside 0..<\(count)")
             (dst + row * size).update(from: src + i * size, count: size)
         }
         return out

@@ -26,8 +26,10 @@ public final class ProgressLogger: TrainingCallback {
     public init(style: Style? = nil, batchLineInterval: Int = 0, emit: ((String) -> Void)? = nil) {
         self.style = style ?? (isatty(STDOUT_FILENO) != 0 ? .bar : .lines)
         self.batchLineInterval = batchLineInterval
+        // Through stdio, as print() writes, so the two never interleave out of order.
         self.emit = emit ?? { text in
-            FileHandle.standardOutput.write(Data(text.utf8))
+            fputs(text, stdout)
+            fflush(stdout)
         }
     }
 

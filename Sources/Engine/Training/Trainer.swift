@@ -114,7 +114,7 @@ public final class Trainer {
     public func evaluate(_ data: LabeledData) throws -> ClassificationReport {
         var metrics = MetricAccumulator(classes: data.classes)
         for start in stride(from: 0, to: data.count, by: configuration.evaluationBatchSize) {
-            let batch = data.batch(Array(start..<min(data.count, start + configuration.evaluationBatchSize)))
+            let batch = try data.batch(Array(start..<min(data.count, start + configuration.evaluationBatchSize)))
             let output = try model.forward(batch.inputs, mode: .inference)
             let result = try loss(output, batch.lossTarget)
             try metrics.add(logits: output, labels: batch.labels, meanLoss: result.value)
@@ -136,7 +136,7 @@ public final class Trainer {
         }
         var metrics = MetricAccumulator(classes: training.classes)
         for (b, indices) in batches.enumerated() {
-            var batch = training.batch(indices)
+            var batch = try training.batch(indices)
             for augmentation in augmentations { try augmentation.apply(to: &batch, generator: augmentationGenerator) }
             let position = NonFiniteError.Position(epoch: number, batch: b + 1)
             let stepLoss = try step(batch, at: position)
