@@ -6,6 +6,8 @@
 - resized_crop_image.npy (7, 9, 3) HWC, and resized_crop_up.npy / resized_crop_down.npy: torchvision's
   F.resized_crop(top=1, left=2, height=4, width=5, size=(6, 8)) and (top=0, left=1, height=7, width=8,
   size=(3, 4)), bilinear, antialias=False.
+- savez.npz: np.savez of a (2, 3) float64 "a", a (3, 3, 1, 2) float32 "conv/kernel" and an int32 "b";
+  savez_compressed.npz: the same through np.savez_compressed (which the engine refuses, by design).
 """
 import os
 import numpy as np
@@ -31,4 +33,9 @@ chw = image.permute(2, 0, 1)
 for name, (top, left, h, w, size) in {"up": (1, 2, 4, 5, (6, 8)), "down": (0, 1, 7, 8, (3, 4))}.items():
     y = TF.resized_crop(chw, top, left, h, w, list(size), interpolation=InterpolationMode.BILINEAR, antialias=False)
     np.save(os.path.join(out, f"resized_crop_{name}.npy"), y.permute(1, 2, 0).contiguous().numpy())
+members = {"a": np.arange(6, dtype=np.float64).reshape(2, 3),
+           "conv/kernel": np.linspace(-1, 1, 18, dtype=np.float32).reshape(3, 3, 1, 2),
+           "b": np.array([1, 2, 3], dtype=np.int32)}
+np.savez(os.path.join(out, "savez.npz"), **members)
+np.savez_compressed(os.path.join(out, "savez_compressed.npz"), **members)
 print("wrote", sorted(os.listdir(out)))

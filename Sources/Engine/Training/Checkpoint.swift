@@ -3,10 +3,12 @@ import Foundation
 /// A training run as it stood at the end of an epoch: everything a resumed run needs to continue
 /// bit for bit.
 ///
-/// On disk it is a directory: `manifest.json` (names, shapes, scalars, random states, history)
-/// and float32 `.npy` files under `weights/`, `optimizer/` and `callbacks/<key>/`, written
-/// atomically (see `DurableFiles`). Every value round-trips exactly: tensors as float32, numbers
-/// in JSON's shortest round-trip form, generator states as hex words.
+/// On disk it is a directory of four files, written atomically (see `DurableFiles`):
+/// `manifest.json` (names, shapes, scalars, random states, history) and three NumPy archives,
+/// `weights.npz` (members `layer/weight`), `optimizer.npz` (PyTorch-style keys `0.exp_avg`, ...)
+/// and `callbacks.npz` (members `key/name`), readable with `np.load`. Every value round-trips
+/// exactly: tensors as float32, numbers in JSON's shortest round-trip form, generator states as
+/// hex words.
 public struct Checkpoint {
     public static let format = "convzoo-checkpoint"
     public static let version = 1
@@ -56,36 +58,31 @@ public struct Checkpoint {
 
     /// Writes the checkpoint as the directory `directory`, replacing it atomically if it exists.
     public func write(to directory: URL) throws {
+        // Layer names may repeat (nested blocks); members get a "#n" suffix to stay unique.
+        var used = Set<String>()
+        let weightEntries = weights.map { w -> Manifest.WeightEntry in
+            var member = "\(w.layer)/\(w.name)"
+            var n = 1
+            while used.contains(member) { n += 1; member = "\(w.layer)/\(w.name)#\(n)" }
+            used.insert(member)
+            return .init(layer: w.layer, name: w.name, shape: w.value.shape, member: member)
+        }
+        let manifest = Manifest(format: Checkpoint.format, version: Checkpoint.version, epoch: epoch, weights: weightEntries,
+                                optimizer: .init(kind: optimizer.kind, scalars: optimizer.scalars),
+                                schedule: .init(steps: scheduleSteps, plateauMetrics: plateauMetrics),
+                                random: generators.map { .init(name: $0.name, state: hexWords($0.state)) },
+                                history: history, callbacks: callbacks.mapValues { .init(scalars: $0.scalars) })
+        let archives: [(String, [(name: String, tensor: Tensor)])] = [
+            ("weights.npz", zip(weightEntries, weights).map { ($0.member, $1.value) }),
+            ("optimizer.npz", optimizer.tensors.keys.sorted().map { ($0, optimizer.tensors[$0]!) }),
+            ("callbacks.npz", callbacks.keys.sorted().flatMap { key in
+                callbacks[key]!.tensors.keys.sorted().map { ("\(key)/\($0)", callbacks[key]!.tensors[$0]!) }
+            }),
+        ]
         try DurableFiles.replaceDirectory(directory) { root in
-            var manifest = Manifest(format: Checkpoint.format, version: Checkpoint.version, epoch: epoch, weights: [],
-                                    optimizer: .init(kind: optimizer.kind, scalars: optimizer.scalars, tensors: [:]),
-                                    schedule: .init(steps: scheduleSteps, plateauMetrics: plateauMetrics),
-                                    random: generators.map { .init(name: $0.name, state: hexWords($0.state)) },
-                                    history: history, callbacks: [:])
-            let fm = FileManager.default
-            func save(_ t: Tensor, _ folder: String, _ index: Int) throws -> String {
-                let relative = folder + String(format: "/%04d.npy", index)
-                try fm.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
-                try DurableFiles.write(NPY.encode(t), to: root.appendingPathComponent(relative))
-                return relative
-            }
-            for (i, w) in weights.enumerated() {
-                manifest.weights.append(.init(layer: w.layer, name: w.name, shape: w.value.shape,
-                                              file: try save(w.value, "weights", i)))
-            }
-            for (i, key) in optimizer.tensors.keys.sorted().enumerated() {
-                manifest.optimizer.tensors[key] = try save(optimizer.tensors[key]!, "optimizer", i)
-            }
-            for (key, state) in callbacks {
-                var entry = Manifest.CallbackEntry(scalars: state.scalars, tensors: [:])
-                for (i, name) in state.tensors.keys.sorted().enumerated() {
-                    entry.tensors[name] = try save(state.tensors[name]!, "callbacks/\(key)", i)
-                }
-                manifest.callbacks[key] = entry
-            }
-            for folder in ["weights", "optimizer", "callbacks"] + callbacks.keys.map({ "callbacks/\($0)" })
-            where fm.fileExists(atPath: root.appendingPathComponent(folder).path) {
-                try DurableFiles.syncDirectory(root.appendingPathComponent(folder))
+            for (file, entries) in archives {
+                let url = root.appendingPathComponent(file)
+                try DurableFiles.write(to: url) { write in try NPZ.encode(entries, file: url.path, write: write) }
             }
             try DurableFiles.write(try Manifest.encoder.encode(manifest), to: root.appendingPathComponent("manifest.json"))
         }
@@ -104,17 +101,20 @@ public struct Checkpoint {
             throw CheckpointError(path: manifestURL.path, "format \(manifest.format) version \(manifest.version), "
                 + "expected \(Checkpoint.format) version \(Checkpoint.version)")
         }
-        func load(_ relative: String, shape: [Int]? = nil) throws -> Tensor {
-            let t = try NPY.read(directory.appendingPathComponent(relative))
-            if let shape, t.shape != shape {
-                throw CheckpointError(path: directory.appendingPathComponent(relative).path,
-                                      "holds shape \(shapeString(t.shape)), the manifest says \(shapeString(shape))")
+        func archive(_ file: String) throws -> [String: Tensor] {
+            Dictionary(try NPZ.read(directory.appendingPathComponent(file)).map { ($0.name, $0.tensor) },
+                       uniquingKeysWith: { a, _ in a })
+        }
+        let weightTensors = try archive("weights.npz")
+        weights = try manifest.weights.map { entry in
+            guard let t = weightTensors[entry.member], t.shape == entry.shape else {
+                throw CheckpointError(path: directory.appendingPathComponent("weights.npz").path,
+                                      "member '\(entry.member)' is missing or not of shape \(shapeString(entry.shape))")
             }
-            return t
+            return Weight(layer: entry.layer, name: entry.name, value: t)
         }
         epoch = manifest.epoch
-        weights = try manifest.weights.map { Weight(layer: $0.layer, name: $0.name, value: try load($0.file, shape: $0.shape)) }
-        optimizer = OptimizerState(kind: manifest.optimizer.kind, tensors: try manifest.optimizer.tensors.mapValues { try load($0) },
+        optimizer = OptimizerState(kind: manifest.optimizer.kind, tensors: try archive("optimizer.npz"),
                                    scalars: manifest.optimizer.scalars)
         scheduleSteps = manifest.schedule.steps
         plateauMetrics = manifest.schedule.plateauMetrics
@@ -126,8 +126,13 @@ public struct Checkpoint {
             return GeneratorState(name: entry.name, state: (words[0], words[1], words[2], words[3]))
         }
         history = manifest.history
-        callbacks = try manifest.callbacks.mapValues { entry in
-            CallbackState(scalars: entry.scalars, tensors: try entry.tensors.mapValues { try load($0) })
+        let callbackTensors = try archive("callbacks.npz")
+        callbacks = manifest.callbacks.reduce(into: [:]) { states, item in
+            var state = CallbackState(scalars: item.value.scalars)
+            for (member, t) in callbackTensors where member.hasPrefix(item.key + "/") {
+                state.tensors[String(member.dropFirst(item.key.count + 1))] = t
+            }
+            states[item.key] = state
         }
     }
 }
@@ -138,11 +143,11 @@ private func hexWords(_ s: (UInt64, UInt64, UInt64, UInt64)) -> [String] {
 
 /// The JSON side of a checkpoint directory.
 struct Manifest: Codable {
-    struct WeightEntry: Codable { var layer, name: String; var shape: [Int]; var file: String }
-    struct OptimizerEntry: Codable { var kind: String; var scalars: [String: Double]; var tensors: [String: String] }
+    struct WeightEntry: Codable { var layer, name: String; var shape: [Int]; var member: String }
+    struct OptimizerEntry: Codable { var kind: String; var scalars: [String: Double] }
     struct ScheduleEntry: Codable { var steps: Int; var plateauMetrics: [Double] }
     struct GeneratorEntry: Codable { var name: String; var state: [String] }
-    struct CallbackEntry: Codable { var scalars: [String: Double]; var tensors: [String: String] }
+    struct CallbackEntry: Codable { var scalars: [String: Double] }
 
     var format: String
     var version: Int

@@ -10,6 +10,44 @@ public struct ClassificationReport: Codable, Equatable {
     /// `confusion[actual][predicted]`: how many samples of class `actual` were predicted as `predicted`.
     public var confusion: [[Int]]
 
+    /// Checkpoint manifests hold every epoch's reports: each confusion row is written as one string
+    /// of counts ("12 0 3"), one line per class in the JSON instead of one line per count.
+    private enum CodingKeys: String, CodingKey { case loss, samples, top1, top5, confusion }
+
+    /// A report from its figures.
+    public init(loss: Double, samples: Int, top1: Double, top5: Double, confusion: [[Int]]) {
+        self.loss = loss
+        self.samples = samples
+        self.top1 = top1
+        self.top5 = top5
+        self.confusion = confusion
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        loss = try c.decode(Double.self, forKey: .loss)
+        samples = try c.decode(Int.self, forKey: .samples)
+        top1 = try c.decode(Double.self, forKey: .top1)
+        top5 = try c.decode(Double.self, forKey: .top5)
+        confusion = try c.decode([String].self, forKey: .confusion).map { row in
+            try row.split(separator: " ").map { field in
+                guard let n = Int(field) else {
+                    throw DecodingError.dataCorruptedError(forKey: .confusion, in: c, debugDescription: "bad count '\(field)'")
+                }
+                return n
+            }
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(loss, forKey: .loss)
+        try c.encode(samples, forKey: .samples)
+        try c.encode(top1, forKey: .top1)
+        try c.encode(top5, forKey: .top5)
+        try c.encode(confusion.map { $0.map(String.init).joined(separator: " ") }, forKey: .confusion)
+    }
+
     /// Per class: of the samples predicted as that class, the share that belong to it (0 when none was).
     public var precision: [Double] {
         confusion.indices.map { c in

@@ -24,16 +24,23 @@ public struct CheckpointError: Error, CustomStringConvertible {
 /// either the old complete directory or the new complete one, never a half-written one.
 enum DurableFiles {
     static func write(_ data: Data, to url: URL) throws {
+        try write(to: url) { try $0(data) }
+    }
+
+    /// Creates `url`, lets `fill` write it piece by piece, then fsyncs it.
+    static func write(to url: URL, _ fill: ((Data) throws -> Void) throws -> Void) throws {
         let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw CheckpointError(path: url.path, "cannot create (\(errnoText()))") }
         defer { close(fd) }
-        try data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = systemWrite(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw CheckpointError(path: url.path, "write failed (\(errnoText()))") }
-                offset += n
+        try fill { data in
+            try data.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let n = systemWrite(fd, raw.baseAddress! + offset, raw.count - offset)
+                    if n < 0 && errno == EINTR { continue }
+                    guard n > 0 else { throw CheckpointError(path: url.path, "write failed (\(errnoText()))") }
+                    offset += n
+                }
             }
         }
         guard fsync(fd) == 0 else { throw CheckpointError(path: url.path, "fsync failed (\(errnoText()))") }
