@@ -17,6 +17,10 @@ public final class RandomGenerator {
     /// Restores a state captured from `state` (for checkpoints).
     public init(state: (UInt64, UInt64, UInt64, UInt64)) { self.state = state }
 
+    /// Continues from a state captured from `state`, in place (for checkpoints of generators that
+    /// others hold, such as a `Dropout` layer's).
+    public func restore(_ state: (UInt64, UInt64, UInt64, UInt64)) { self.state = state }
+
     public func reseed(_ seed: UInt64) {
         var s = seed
         func splitMix() -> UInt64 {

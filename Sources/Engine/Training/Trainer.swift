@@ -1,0 +1,196 @@
+import Dispatch
+import Foundation
+
+/// How a trainer advances a learning-rate schedule.
+public enum TrainingSchedule {
+    /// `step()` after every epoch, PyTorch's usual per-epoch `scheduler.step()`.
+    case perEpoch(LearningRateScheduler)
+    /// `step()` after every optimizer step (warm-up, cosine over iterations).
+    case perBatch(LearningRateScheduler)
+    /// `step(metric:)` after every epoch with the monitored figure.
+    case onPlateau(ReduceLROnPlateau, monitor: Monitor)
+}
+
+/// Settings of a training run.
+public struct TrainingConfiguration {
+    public var batchSize: Int
+    /// Seeds shuffling, augmentation and every `Dropout` layer of the model.
+    public var seed: UInt64
+    public var shuffle: Bool
+    /// Skips the last, smaller batch of an epoch (useful with BatchNorm, which needs more than one sample).
+    public var dropLastBatch: Bool
+    public var evaluationBatchSize: Int
+    /// Stops on NaN or infinity in the loss, gradients, weights or BatchNorm statistics.
+    public var guardNonFinite: Bool
+
+    /// Keras's defaults where it has them: batch size 32, shuffled, the guard on.
+    public init(batchSize: Int = 32, seed: UInt64 = 0, shuffle: Bool = true, dropLastBatch: Bool = false,
+                evaluationBatchSize: Int = 256, guardNonFinite: Bool = true) {
+        self.batchSize = batchSize
+        self.seed = seed
+        self.shuffle = shuffle
+        self.dropLastBatch = dropLastBatch
+        self.evaluationBatchSize = evaluationBatchSize
+        self.guardNonFinite = guardNonFinite
+    }
+}
+
+/// Trains a classifier: seeded mini-batches, augmentation, epochs with validation, metrics,
+/// callbacks, a learning-rate schedule, checkpoints and resume, and a guard against NaN/Inf.
+///
+/// Every random choice comes from generators derived from `configuration.seed` (the shuffle
+/// order, augmentations, the model's `Dropout` masks), so one seed gives one run, bit for bit at a
+/// given thread count; a checkpoint holds their states, so a resumed run is that same run.
+public final class Trainer {
+    public let model: Layer
+    public let loss: Loss
+    public let optimizer: Optimizer
+    public let schedule: TrainingSchedule?
+    public let configuration: TrainingConfiguration
+    /// Applied in order to every training batch, never to validation.
+    public var augmentations: [BatchAugmentation]
+    public var callbacks: [TrainingCallback]
+    /// Draws each epoch's sample order.
+    public let shuffleGenerator: RandomGenerator
+    /// Draws every augmentation's random choices.
+    public let augmentationGenerator: RandomGenerator
+
+    /// Epochs completed so far (restored by `resume`).
+    public internal(set) var epoch = 0
+    public internal(set) var history: [EpochRecord] = []
+    /// Scheduler steps taken, and the metrics a plateau schedule was given: a resume replays them.
+    public internal(set) var scheduleSteps = 0
+    public internal(set) var plateauMetrics: [Double] = []
+    /// The newest checkpoint written or resumed from.
+    public internal(set) var lastCheckpoint: URL?
+    /// Why the last `fit` ended early, or nil.
+    public private(set) var stopReason: String?
+
+    /// Seeds the model's `Dropout` layers from `configuration.seed`.
+    public init(model: Layer, loss: Loss, optimizer: Optimizer, schedule: TrainingSchedule? = nil,
+                configuration: TrainingConfiguration = TrainingConfiguration(),
+                augmentations: [BatchAugmentation] = [], callbacks: [TrainingCallback] = []) {
+        self.model = model
+        self.loss = loss
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.configuration = configuration
+        self.augmentations = augmentations
+        self.callbacks = callbacks
+        let seeds = RandomGenerator(seed: configuration.seed)
+        shuffleGenerator = RandomGenerator(seed: seeds.next())
+        augmentationGenerator = RandomGenerator(seed: seeds.next())
+        for dropout in dropoutLayers { dropout.reseed(seeds.next()) }
+    }
+
+    var dropoutLayers: [Dropout] { model.allLayers.compactMap { $0 as? Dropout } }
+
+    /// Asks the loop to stop after the current epoch (callbacks call this).
+    public func stop(reason: String) { stopReason = reason }
+
+    /// Trains until `epochs` epochs are complete in total (Keras's `epochs` with `initial_epoch`
+    /// = the epochs already done), or a callback stops it. Returns the records of this call's epochs.
+    @discardableResult
+    public func fit(_ training: LabeledData, validation: LabeledData? = nil, epochs: Int) throws -> [EpochRecord] {
+        guard configuration.batchSize > 0, configuration.evaluationBatchSize > 0 else {
+            throw TrainingError("batch sizes must be positive, got \(configuration.batchSize) and "
+                + "\(configuration.evaluationBatchSize)")
+        }
+        guard training.count > 0 else { throw TrainingError("no training samples") }
+        if let validation, validation.classes != training.classes {
+            throw TrainingError("validation has \(validation.classes) classes, training \(training.classes)")
+        }
+        stopReason = nil
+        let first = history.count
+        for c in callbacks { try c.trainingStarted(self, epochs: epochs) }
+        while epoch < epochs && stopReason == nil {
+            try runEpoch(training, validation: validation)
+        }
+        for c in callbacks { try c.trainingEnded(self) }
+        return Array(history[first...])
+    }
+
+    /// Loss and metrics of the model in inference mode over `data`.
+    public func evaluate(_ data: LabeledData) throws -> ClassificationReport {
+        var metrics = MetricAccumulator(classes: data.classes)
+        for start in stride(from: 0, to: data.count, by: configuration.evaluationBatchSize) {
+            let batch = try data.batch(Array(start..<min(data.count, start + configuration.evaluationBatchSize)))
+            let output = try model.forward(batch.inputs, mode: .inference)
+            let result = try loss(output, batch.lossTarget)
+            try metrics.add(logits: output, labels: batch.labels, meanLoss: result.value)
+        }
+        return metrics.report
+    }
+
+    private func runEpoch(_ training: LabeledData, validation: LabeledData?) throws {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let number = epoch + 1
+        let learningRate = optimizer.groups.first?.learningRate ?? 0
+        var order = Array(0..<training.count)
+        if configuration.shuffle { shuffleGenerator.shuffle(&order) }
+        var batches = stride(from: 0, to: order.count, by: configuration.batchSize).map {
+            Array(order[$0..<min(order.count, $0 + configuration.batchSize)])
+        }
+        if configuration.dropLastBatch, batches.count > 1, batches.last!.count < configuration.batchSize {
+            batches.removeLast()
+        }
+        var metrics = MetricAccumulator(classes: training.classes)
+        for (b, indices) in batches.enumerated() {
+            var batch = try training.batch(indices)
+            for augmentation in augmentations { try augmentation.apply(to: &batch, generator: augmentationGenerator) }
+            let position = NonFiniteError.Position(epoch: number, batch: b + 1)
+            let stepLoss = try step(batch, at: position)
+            try metrics.add(logits: stepLoss.output, labels: batch.labels, meanLoss: stepLoss.value)
+            if case .perBatch(let scheduler) = schedule {
+                scheduler.step()
+                scheduleSteps += 1
+            }
+            let record = BatchRecord(epoch: number, batch: b + 1, batchesInEpoch: batches.count, samples: indices.count,
+                                     loss: stepLoss.value, learningRate: optimizer.groups.first?.learningRate ?? 0)
+            for c in callbacks { try c.batchEnded(self, record) }
+        }
+        let validationReport = try validation.map { try evaluate($0) }
+        epoch = number
+        var record = EpochRecord(epoch: number, training: metrics.report, validation: validationReport,
+                                 learningRate: learningRate, seconds: 0)
+        switch schedule {
+        case .perEpoch(let scheduler)?:
+            scheduler.step()
+            scheduleSteps += 1
+        case .onPlateau(let plateau, let monitor)?:
+            guard let value = monitor.value(in: record) else {
+                throw TrainingError("the plateau schedule watches \(monitor.rawValue), which epoch \(number) did not report")
+            }
+            plateau.step(metric: value)
+            plateauMetrics.append(value)
+        default: break
+        }
+        record.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        history.append(record)
+        for c in callbacks where !(c is Checkpointer) { try c.epochEnded(self, record) }
+        for c in callbacks where c is Checkpointer { try c.epochEnded(self, record) }
+    }
+
+    /// Forward, loss, backward and optimizer step on one batch, checked for non-finite values.
+    private func step(_ batch: Batch, at position: NonFiniteError.Position) throws -> (output: Tensor, value: Float) {
+        let guarded = configuration.guardNonFinite
+        model.zeroGradients()
+        let output = try model.forward(batch.inputs, mode: .training)
+        let result = try loss(output, batch.lossTarget)
+        if guarded && (!result.value.isFinite || NonFiniteGuard.firstNonFiniteStatistics(in: model) != nil) {
+            throw NonFiniteGuard.diagnoseForward(model, input: batch.inputs, loss: result.value, at: position,
+                                                 lastCheckpoint: lastCheckpoint)
+        }
+        _ = try model.backward(result.gradient, needsInputGradient: false)
+        if guarded, let (layer, parameter) = NonFiniteGuard.firstNonFiniteGradient(in: model) {
+            throw NonFiniteError(kind: .gradient, position: position, layer: layer.name, parameter: parameter.name,
+                                 lastCheckpoint: lastCheckpoint)
+        }
+        optimizer.step()
+        if guarded, let (layer, parameter) = NonFiniteGuard.firstNonFiniteParameter(in: model) {
+            throw NonFiniteError(kind: .weight, position: position, layer: layer.name, parameter: parameter.name,
+                                 lastCheckpoint: lastCheckpoint)
+        }
+        return (output, result.value)
+    }
+}
