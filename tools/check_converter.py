@@ -14,6 +14,12 @@ state_dict, run the converter's command line, then read the .h5 back with h5py a
   - the parameter count (torchvision's learnable count, issue 6's figures);
 and that bad state_dicts are refused with a message naming the keys. Prints OK per architecture.
 
+Then a cross-check through another NHWC framework: narrow resnet18, resnet50, alexnet and vgg16_bn
+(torchvision's own code, seeded weights, BatchNorm statistics set) are converted, loaded by name with
+Keras 3's legacy-HDF5 loader into Keras models built with torchvision's semantics (explicit zero
+padding, no conv bias in ResNet, BatchNorm eps 1e-5, Keras's HWC Flatten), and must give torch's
+logits within 1e-4 relative. That proves the layout change itself, not only that it inverts.
+
     python3 tools/check_converter.py [ARCH ...]
 
 Needs about 2 GB of memory and a few minutes for the VGGs; writes only into a temporary directory.
@@ -23,12 +29,15 @@ import subprocess
 import sys
 import tempfile
 
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
 import h5py
 import numpy as np
 import torch
 import torchvision
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 CONVERTER = os.path.join(HERE, "convert_torchvision.py")
 
 # torchvision's learnable parameter counts (issue 6); ConvZoo's Trainable params must equal them.
@@ -198,6 +207,117 @@ def check_refusals(tmp):
     print("OK refusals (extra, missing, misshaped keys, wrong depth)")
 
 
+def keras_torchvision_resnet(blocks, bottleneck, width, classes, size):
+    """A Keras model computing torchvision's ResNet (v1.5), named as the converter names layers."""
+    import keras
+    from keras import layers as L
+
+    def conv_bn(x, filters, kernel, stride, name, relu=True):
+        if kernel == 3:
+            x = L.ZeroPadding2D(1)(x)  # torch's padding=1 (with stride 2 too: same windows)
+        x = L.Conv2D(filters, kernel, strides=stride, use_bias=False, name=f"{name}_conv")(x)
+        x = L.BatchNormalization(epsilon=1e-5, name=f"{name}_bn")(x)
+        return L.ReLU()(x) if relu else x
+
+    inputs = keras.Input((size, size, 3))
+    x = L.ZeroPadding2D(3)(inputs)
+    x = L.Conv2D(width, 7, strides=2, use_bias=False, name="conv1_conv")(x)
+    x = L.ReLU()(L.BatchNormalization(epsilon=1e-5, name="conv1_bn")(x))
+    x = L.MaxPooling2D(3, strides=2)(L.ZeroPadding2D(1)(x))  # zero pad = -inf pad after ReLU
+    for stage, count in enumerate(blocks, start=1):
+        planes = width * 2 ** (stage - 1)
+        for block in range(count):
+            stride = 2 if stage > 1 and block == 0 else 1
+            name = f"conv{stage + 1}_block{block + 1}"
+            if bottleneck:
+                y = conv_bn(x, planes, 1, 1, f"{name}_1")
+                y = conv_bn(y, planes, 3, stride, f"{name}_2")
+                y = conv_bn(y, planes * 4, 1, 1, f"{name}_3", relu=False)
+            else:
+                y = conv_bn(x, planes, 3, stride, f"{name}_1")
+                y = conv_bn(y, planes, 3, 1, f"{name}_2", relu=False)
+            if block == 0 and (bottleneck or stage > 1):
+                x = conv_bn(x, planes * (4 if bottleneck else 1), 1, stride, f"{name}_0", relu=False)
+            x = L.ReLU()(L.Add()([x, y]))
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, L.Dense(classes, name="predictions")(x))
+
+
+def keras_torchvision_alexnet(filters, hidden, classes, size):
+    import keras
+    from keras import layers as L
+
+    inputs = keras.Input((size, size, 3))
+    x = inputs
+    for n, (f, k, s, p) in enumerate(zip(filters, [11, 5, 3, 3, 3], [4, 1, 1, 1, 1], [2, 2, 1, 1, 1]), start=1):
+        x = L.Conv2D(f, k, strides=s, activation="relu", name=f"conv{n}")(L.ZeroPadding2D(p)(x))
+        if n in (1, 2, 5):
+            x = L.MaxPooling2D(3, strides=2)(x)
+    x = L.Flatten()(x)  # 6x6 at 224: torchvision's adaptive pool is the identity there
+    x = L.Dense(hidden, activation="relu", name="fc6")(x)
+    x = L.Dense(hidden, activation="relu", name="fc7")(x)
+    return keras.Model(inputs, L.Dense(classes, name="fc8")(x))
+
+
+def keras_torchvision_vgg_bn(cfg, hidden, classes, size):
+    import keras
+    from keras import layers as L
+
+    inputs = keras.Input((size, size, 3))
+    x, block, conv = inputs, 1, 0
+    for v in cfg:
+        if v == "M":
+            x, block, conv = L.MaxPooling2D(2)(x), block + 1, 0
+            continue
+        conv += 1
+        x = L.Conv2D(v, 3, padding="same", name=f"block{block}_conv{conv}")(x)
+        x = L.ReLU()(L.BatchNormalization(epsilon=1e-5, name=f"block{block}_bn{conv}")(x))
+    x = L.Flatten()(x)  # 7x7 at 224
+    x = L.Dense(hidden, activation="relu", name="fc1")(x)
+    x = L.Dense(hidden, activation="relu", name="fc2")(x)
+    return keras.Model(inputs, L.Dense(classes, name="predictions")(x))
+
+
+def check_through_keras(tmp):
+    import keras
+    import make_zoo_fixtures as twins
+    from torchvision.models.resnet import BasicBlock, Bottleneck
+    from torchvision.models.vgg import cfgs, make_layers
+
+    size, classes = 224, 10
+    vgg_cfg = [v if v == "M" else v // 16 for v in cfgs["D"]]
+    cases = [
+        ("resnet18", lambda: twins.NarrowResNet(BasicBlock, [2, 2, 2, 2], 4, classes),
+         lambda: keras_torchvision_resnet([2, 2, 2, 2], False, 4, classes, size)),
+        ("resnet50", lambda: twins.NarrowResNet(Bottleneck, [3, 4, 6, 3], 4, classes),
+         lambda: keras_torchvision_resnet([3, 4, 6, 3], True, 4, classes, size)),
+        ("alexnet", lambda: twins.NarrowAlexNet(16, 32, classes),
+         lambda: keras_torchvision_alexnet([4, 12, 24, 16, 16], 32, classes, size)),
+        ("vgg16_bn", lambda: twins.NarrowVGG(make_layers(vgg_cfg, batch_norm=True), vgg_cfg[-2], 32, classes),
+         lambda: keras_torchvision_vgg_bn(vgg_cfg, 32, classes, size)),
+    ]
+    for arch, build_torch, build_keras in cases:
+        rng = np.random.default_rng(len(arch))
+        model = build_torch()
+        twins.init_torch(model, rng, torch.from_numpy(rng.standard_normal((4, 3, size, size)).astype(np.float32)))
+        x = rng.standard_normal((2, size, size, 3)).astype(np.float32)
+        expected, _ = twins.run_torch(model, x, {})
+        pth, out = os.path.join(tmp, f"{arch}-narrow.pth"), os.path.join(tmp, f"{arch}-narrow.h5")
+        torch.save(model.state_dict(), pth)
+        result = convert(arch, pth, out)
+        assert result.returncode == 0, result.stderr
+        reference = build_keras()
+        reference.load_weights(out, by_name=True)
+        with h5py.File(out) as f:
+            in_file = set(read_strings(f.attrs, "layer_names"))
+        weighted = {layer.name for layer in reference.layers if layer.weights}
+        assert weighted == in_file, f"{arch}: Keras layers {sorted(weighted ^ in_file)[:4]} unmatched"
+        got = keras.ops.convert_to_numpy(reference(x, training=False))
+        error = np.abs(got - expected).max() / np.abs(expected).max()
+        assert error < 1e-4, f"{arch}: Keras on the converted file differs from torch by {error:.1e}"
+        print(f"OK {arch} through Keras: converted narrow model gives torch's logits (relative {error:.1e})")
+
+
 def main(archs):
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -216,6 +336,7 @@ def main(archs):
             os.remove(pth)
             os.remove(out)
         check_refusals(tmp)
+        check_through_keras(tmp)
 
 
 if __name__ == "__main__":

@@ -299,6 +299,9 @@ def write_convzoo_h5(path, layers, attributes, class_names=None):
                     group.create_dataset(f"{name}/{w}:0", data=value)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for the temporary, not the result
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
