@@ -40,8 +40,10 @@ public enum AlexNet {
             network.append(Dropout(name: caffe ? "drop6" : "drop7", rate: 0.5))
             network.append(Dense(name: "fc7", inputFeatures: o.hidden, units: o.hidden, activation: .relu, initializer: initializer))
             if caffe { network.append(Dropout(name: "drop7", rate: 0.5)) }
+            // Caffe's softmax is a layer of its own (`prob`), so `fc8` stays the logits.
             network.append(Dense(name: "fc8", inputFeatures: o.hidden, units: o.classes,
-                                 activation: o.classifierActivation ?? .linear, initializer: initializer))
+                                 activation: caffe ? .linear : o.classifierActivation ?? .linear, initializer: initializer))
+            if caffe, o.classifierActivation == .softmax { network.append(ActivationLayer(name: "prob", .softmax)) }
         } else if let pooling = o.pooling {
             network.append(pooling == .average ? GlobalAveragePooling2D(name: "avg_pool") : GlobalMaxPooling2D(name: "max_pool"))
         }

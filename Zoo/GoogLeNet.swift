@@ -22,9 +22,10 @@ public enum GoogLeNet {
 
         var output: Int { ch1x1 + ch3x3 + ch5x5 + poolProj }
 
+        /// Every width divided by `d`, rounded up (narrow twins for tests).
         func divided(by d: Int) -> InceptionWidths {
-            InceptionWidths(max(1, ch1x1 / d), max(1, ch3x3reduce / d), max(1, ch3x3 / d), max(1, ch5x5reduce / d),
-                            max(1, ch5x5 / d), max(1, poolProj / d))
+            func up(_ c: Int) -> Int { (c + d - 1) / d }
+            return InceptionWidths(up(ch1x1), up(ch3x3reduce), up(ch3x3), up(ch5x5reduce), up(ch5x5), up(poolProj))
         }
     }
 
@@ -121,9 +122,11 @@ public enum GoogLeNet {
             // torchvision pools adaptively to 1x1; Caffe averages a 7x7 window, the same at 224x224.
             layers.append(GlobalAveragePooling2D(name: pooled))
             layers.append(Dropout(name: caffe ? "pool5_drop_7x7_s1" : "dropout", rate: caffe ? 0.4 : 0.2))
+            // Caffe's softmax is a layer of its own (`prob`), so `loss3_classifier` stays the logits.
             layers.append(Dense(name: caffe ? "loss3_classifier" : "predictions", inputFeatures: channels,
-                                units: o.classes, activation: o.classifierActivation ?? .linear,
+                                units: o.classes, activation: caffe ? .linear : o.classifierActivation ?? .linear,
                                 initializer: caffe ? .glorotUniform : .torchvisionGoogLeNet))
+            if caffe, o.classifierActivation == .softmax { layers.append(ActivationLayer(name: "prob", .softmax)) }
         } else if let pooling = o.pooling {
             layers.append(pooling == .average ? GlobalAveragePooling2D(name: pooled) : GlobalMaxPooling2D(name: "max_pool"))
         }

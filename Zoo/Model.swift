@@ -46,8 +46,8 @@ public struct ModelOptions {
         self.inputSize = inputSize
     }
 
-    /// A channel count of the full model, divided for narrow twins.
-    func channels(_ full: Int) -> Int { max(1, full / channelDivisor) }
+    /// A channel count of the full model, divided for narrow twins (rounded up).
+    func channels(_ full: Int) -> Int { (full + channelDivisor - 1) / channelDivisor }
     var hidden: Int { hiddenUnits ?? 4096 }
 }
 

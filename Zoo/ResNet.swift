@@ -55,7 +55,7 @@ public enum ResNet {
         }
 
         var channels = stem
-        var aliases: [String: String] = [:]
+        var aliases: [String: String] = ["pool1": "pool1_pool"]
         var taps = ["pool1_pool"]
         for (s, blocks) in depth.blockCounts.enumerated() {
             let width = o.channels(stageWidths[s])

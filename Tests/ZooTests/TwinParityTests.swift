@@ -1,0 +1,85 @@
+import Foundation
+import XCTest
+@testable import Engine
+@testable import WeightIO
+@testable import Zoo
+
+/// Every architecture against its reference framework: narrow twins (same topology, fewer
+/// channels, small input) that tools/make_zoo_fixtures.py built in torchvision, Keras or PyTorch,
+/// with their weight files (Keras-written, or torchvision through tools/convert_torchvision.py),
+/// a seeded input and the reference's outputs at the top and at named taps.
+final class TwinParityTests: XCTestCase {
+    struct Spec: Decodable {
+        struct Output: Decodable { let shape: [Int]; let activation: String }
+        let architecture: String
+        let channel_divisor: Int?
+        let hidden_units: Int?
+        let classes: Int
+        let input_shape: [Int]
+        let output: Output
+        let taps: [String: [Int]]
+        let trainable_params: Int?
+        let total_params: Int?
+        let files: [String]
+    }
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/zoo")
+
+    func twins() throws -> [(URL, Spec)] {
+        let dirs = try FileManager.default.contentsOfDirectory(at: Self.root, includingPropertiesForKeys: nil)
+        return try dirs.sorted { $0.path < $1.path }.compactMap { dir in
+            let url = dir.appendingPathComponent("spec.json")
+            guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+            return (dir, try JSONDecoder().decode(Spec.self, from: Data(contentsOf: url)))
+        }
+    }
+
+    func model(_ spec: Spec) throws -> Model {
+        var o = ModelOptions(classes: spec.classes, inputSize: (spec.input_shape[1], spec.input_shape[2]))
+        o.channelDivisor = spec.channel_divisor ?? 1
+        o.hiddenUnits = spec.hidden_units
+        o.classifierActivation = spec.output.activation == "softmax" ? .softmax : .linear
+        return try Catalog.architecture(named: spec.architecture).make(o)
+    }
+
+    func testEveryArchitectureHasATwin() throws {
+        let covered = Set(try twins().map { $0.1.architecture })
+        let expected: Set = ["alexnet", "alexnet-caffe", "vgg16", "vgg19", "vgg16-bn", "googlenet", "googlenet-caffe",
+                             "resnet18", "resnet34", "resnet50", "resnet50-keras", "lenet5"]
+        XCTAssertEqual(covered.intersection(expected), expected, "missing twins: \(expected.subtracting(covered))")
+    }
+
+    func testTwinsMatchTheirReferenceOutputsAndTaps() throws {
+        for (dir, spec) in try twins() {
+            let weightFiles = spec.files.filter { $0.hasSuffix(".h5") }
+            XCTAssertFalse(weightFiles.isEmpty, dir.lastPathComponent)
+            for file in weightFiles {
+                let m = try model(spec)
+                let report = try m.loadWeights(from: dir.appendingPathComponent(file))
+                XCTAssertTrue(report.isComplete && report.inFileNotInModel.isEmpty, "\(dir.lastPathComponent)/\(file): \(report)")
+                if let t = spec.trainable_params { XCTAssertEqual(m.trainableParameters, t, "\(spec.architecture) trainable") }
+                if let t = spec.total_params { XCTAssertEqual(m.totalParameters, t, "\(spec.architecture) total") }
+
+                let x = try NPY.read(dir.appendingPathComponent("input.npy"))
+                let y = try m.predict(x)
+                XCTAssertEqual(y.shape, spec.output.shape)
+                assertClose(y, try NPY.read(dir.appendingPathComponent("output.npy")), "\(dir.lastPathComponent)/\(file) output")
+                for (tap, shape) in spec.taps {
+                    let t = try m.output(at: tap, for: x)
+                    XCTAssertEqual(t.shape, shape, "\(spec.architecture) tap \(tap)")
+                    assertClose(t, try NPY.read(dir.appendingPathComponent("tap_\(tap).npy")), "\(spec.architecture) tap \(tap)")
+                }
+            }
+        }
+    }
+
+    /// max |a - b| <= 1e-4 x the reference's scale (at least 1).
+    func assertClose(_ a: Tensor, _ b: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.shape, b.shape, what, file: file, line: line)
+        guard a.shape == b.shape else { return }
+        var diff: Float = 0, scale: Float = 1
+        for i in 0..<a.count { diff = max(diff, abs(a[flat: i] - b[flat: i])); scale = max(scale, abs(b[flat: i])) }
+        XCTAssertLessThanOrEqual(diff, 1e-4 * scale, "\(what): max |diff| \(diff), scale \(scale)", file: file, line: line)
+    }
+}
