@@ -6,5 +6,5 @@ struct ZooCommand: ParsableCommand {
         commandName: "zoo",
         abstract: "Classic convolutional networks with Keras- and torchvision-identical numbers.",
         subcommands: [ListCommand.self, SummaryCommand.self, RunCommand.self, InspectCommand.self, ConvertCommand.self,
-                      BenchCommand.self])
+                      BenchCommand.self, FetchCommand.self])
 }
