@@ -5,12 +5,13 @@
 uses it to test resuming and checksum failures, and it serves a local mirror of the hosted files.
 
   python3 tools/serve_weights.py --root DIR [--flat] [--port 0] [--log requests.jsonl]
-                                 [--drop-after N [--drops K]] [--lifetime 120]
+                                 [--drop-after N [--drops K]] [--ignore-ranges] [--lifetime 120]
 
 - Prints the port it listens on (127.0.0.1 only) as its first line of output.
 - A request path maps to ROOT/path, or with --flat to ROOT/<last path component> (one folder of files).
 - `Range: bytes=START-` and `bytes=START-END` get 206 with Content-Range; a start at or past the end
   gets 416 with `Content-Range: bytes */SIZE`; other range forms get the whole file (200).
+- --ignore-ranges: answer every request with the whole file (200), as some servers do.
 - --drop-after N: the first K (--drops, default 1) GET responses announce their full length, send N
   bytes of the body and close the connection, as a network failure would.
 - --log FILE: JSON lines: {"event": "request", method, path, range} as a request arrives (so it is
@@ -60,7 +61,7 @@ def make_handler(args, state):
                 return self.fail(404)
             size = os.path.getsize(local)
             start, end, status = 0, size - 1, 200
-            match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range") or "")
+            match = None if args.ignore_ranges else re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range") or "")
             if match:
                 start = int(match.group(1))
                 if start >= size:
@@ -123,6 +124,7 @@ def main():
     p.add_argument("--log", help="append one JSON line per request to this file")
     p.add_argument("--drop-after", type=int, help="close the first --drops GET responses after this many bytes")
     p.add_argument("--drops", type=int, default=1)
+    p.add_argument("--ignore-ranges", action="store_true", help="answer range requests with the whole file")
     p.add_argument("--lifetime", type=float, default=120, help="seconds until the server stops by itself")
     args = p.parse_args()
     state = {"lock": threading.Lock(), "drops_left": args.drops}

@@ -158,6 +158,63 @@ final class FetchCommandTests: XCTestCase {
             + cache.appendingPathComponent("resnet50-fake.pth").path), r.stdout)
     }
 
+    /// Stopped after the last byte but before the rename: the server answers 416 and the checksum decides.
+    func testCompletePartFileIsVerifiedAndNamed() throws {
+        let data = try serve("tiny.h5", size: 120_000)
+        let m = try manifest(file: "tiny.h5", checksum: "\"md5\": \"\(try md5(data))\"")
+        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+        try data.write(to: cache.appendingPathComponent("tiny.h5.part"))
+        let base = try startServer()
+        let r = try ZooBinary.run(["fetch", "tiny", "--manifest", m, "--cache", cache.path, "--url-base", base])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try ranges(), ["bytes=120000-"])
+        XCTAssertEqual(try cacheFiles(), ["tiny.h5"])
+        XCTAssertEqual(try Data(contentsOf: cache.appendingPathComponent("tiny.h5")), data)
+    }
+
+    /// A server that answers a range request with the whole file (200): the part file starts over.
+    func testServerIgnoringRangesStartsOver() throws {
+        let data = try serve("tiny.h5", size: 120_000)
+        let m = try manifest(file: "tiny.h5", checksum: "\"md5\": \"\(try md5(data))\"")
+        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+        try Data(repeating: 7, count: 50_000).write(to: cache.appendingPathComponent("tiny.h5.part"))
+        let base = try startServer(["--ignore-ranges"])
+        let r = try ZooBinary.run(["fetch", "tiny", "--manifest", m, "--cache", cache.path, "--url-base", base])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("ignored the range request; starting over"), r.stderr)
+        XCTAssertEqual(try ranges(), ["bytes=50000-"])
+        XCTAssertEqual(try Data(contentsOf: cache.appendingPathComponent("tiny.h5")), data)
+    }
+
+    /// A file under the final name that fails its checksum is not trusted: it is fetched again.
+    func testCorruptCachedFileIsReplaced() throws {
+        let data = try serve("tiny.h5", size: 60_000)
+        let m = try manifest(file: "tiny.h5", checksum: "\"md5\": \"\(try md5(data))\"")
+        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+        try Data(repeating: 1, count: 60_000).write(to: cache.appendingPathComponent("tiny.h5"))
+        let base = try startServer()
+        let r = try ZooBinary.run(["fetch", "tiny", "--manifest", m, "--cache", cache.path, "--url-base", base])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("fails its checksum"), r.stderr)
+        XCTAssertEqual(try ranges(), ["-"])
+        XCTAssertEqual(try Data(contentsOf: cache.appendingPathComponent("tiny.h5")), data)
+    }
+
+    /// A second fetch of the same file while one is running stops at once instead of mixing bytes.
+    func testPartFileInUseIsAnError() throws {
+        let data = try serve("tiny.h5", size: 10_000)
+        let m = try manifest(file: "tiny.h5", checksum: "\"md5\": \"\(try md5(data))\"")
+        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+        let part = cache.appendingPathComponent("tiny.h5.part")
+        let fd = open(part.path, O_RDWR | O_CREAT, 0o644)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        XCTAssertEqual(flock(fd, LOCK_EX | LOCK_NB), 0)
+        let r = try ZooBinary.run(["fetch", "tiny", "--manifest", m, "--cache", cache.path, "--url-base", "http://127.0.0.1:9"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("\(part.path) is locked"), r.stderr)
+    }
+
     func testWrongChecksumIsRejectedAndNothingIsKept() throws {
         _ = try serve("tiny.h5", size: 50_000)
         let wrong = String(repeating: "0", count: 32)
