@@ -5,6 +5,6 @@ struct ZooCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zoo",
         abstract: "Classic convolutional networks with Keras- and torchvision-identical numbers.",
-        subcommands: [DemoCommand.self, ListCommand.self, SummaryCommand.self, RunCommand.self, InspectCommand.self, ConvertCommand.self,
-                      BenchCommand.self])
+        subcommands: [DemoCommand.self, ListCommand.self, SummaryCommand.self, RunCommand.self, InspectCommand.self,
+                      ConvertCommand.self, FetchCommand.self, BenchCommand.self])
 }

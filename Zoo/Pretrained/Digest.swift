@@ -1,0 +1,211 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MD5 (RFC 1321) and SHA-256 (FIPS 180-4), streaming, for checking downloaded weight files.
+// Our own ~150 lines rather than swift-crypto: that package compiles BoringSSL, about 80 s of a
+// release build on two cores, to hash one file per download. Checked against hashlib's digests
+// in DigestTests (lengths around the 55/56/64-byte padding boundaries, split updates, 1 MB).
+
+/// A message digest fed in pieces.
+public protocol StreamingDigest {
+    init()
+    /// Adds bytes to the message.
+    mutating func update(_ bytes: UnsafeRawBufferPointer)
+    /// The digest of everything added; the value must not be updated afterwards.
+    mutating func finalize() -> [UInt8]
+}
+
+extension StreamingDigest {
+    /// The lower-case hex digest of `data`.
+    public static func hex(of data: Data) -> String {
+        var d = Self()
+        data.withUnsafeBytes { d.update($0) }
+        return hexString(d.finalize())
+    }
+
+    /// The lower-case hex digest of a file's content, read in 1 MiB pieces.
+    public static func hex(ofFile url: URL) throws -> String {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw PretrainedError("cannot open \(url.path) to check its checksum: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var d = Self()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw PretrainedError("cannot read \(url.path): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            d.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+        return hexString(d.finalize())
+    }
+}
+
+func hexString(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    out.reserveCapacity(bytes.count * 2)
+    for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// The 64-byte block framing MD5 and SHA-256 share: buffering, then padding with 0x80, zeros and
+/// the bit length (little-endian for MD5, big-endian for SHA-256).
+struct BlockFeeder {
+    var pending = [UInt8](repeating: 0, count: 64)
+    var pendingCount = 0
+    var length: UInt64 = 0
+
+    /// Calls `compress` on each complete 64-byte block of the stream.
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, _ compress: (UnsafeRawPointer) -> Void) {
+        guard var p = bytes.baseAddress else { return }
+        var remaining = bytes.count
+        length &+= UInt64(remaining)
+        if pendingCount > 0 {
+            let take = min(64 - pendingCount, remaining)
+            pending.withUnsafeMutableBytes { ($0.baseAddress! + pendingCount).copyMemory(from: p, byteCount: take) }
+            pendingCount += take; p += take; remaining -= take
+            if pendingCount < 64 { return }
+            pending.withUnsafeBytes { compress($0.baseAddress!) }
+            pendingCount = 0
+        }
+        while remaining >= 64 { compress(p); p += 64; remaining -= 64 }
+        if remaining > 0 {
+            pending.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: p, byteCount: remaining) }
+            pendingCount = remaining
+        }
+    }
+
+    mutating func finish(bigEndianLength: Bool, _ compress: (UnsafeRawPointer) -> Void) {
+        let bits = length &* 8
+        var tail = [UInt8](pending[0..<pendingCount]) + [0x80]
+        while tail.count % 64 != 56 { tail.append(0) }
+        for i in 0..<8 { tail.append(UInt8(truncatingIfNeeded: bits >> (bigEndianLength ? 56 - 8 * i : 8 * i))) }
+        tail.withUnsafeBytes { t in
+            for offset in stride(from: 0, to: t.count, by: 64) { compress(t.baseAddress! + offset) }
+        }
+    }
+}
+
+/// MD5, as Keras's `file_hash` values are.
+public struct MD5Digest: StreamingDigest {
+    var state: (UInt32, UInt32, UInt32, UInt32) = (0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476)
+    var feeder = BlockFeeder()
+
+    public init() {}
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        var s = state
+        feeder.feed(bytes) { MD5Digest.compress(&s, $0) }
+        state = s
+    }
+
+    public mutating func finalize() -> [UInt8] {
+        var s = state
+        feeder.finish(bigEndianLength: false) { MD5Digest.compress(&s, $0) }
+        state = s
+        return [s.0, s.1, s.2, s.3].flatMap { w in (0..<4).map { UInt8(truncatingIfNeeded: w >> (8 * $0)) } }
+    }
+
+    static let shifts: [UInt32] = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21]
+    // floor(abs(sin(i + 1)) * 2^32), RFC 1321's table.
+    static let k: [UInt32] = [
+        0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+        0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+        0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+        0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+        0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+        0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+        0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+        0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
+    ]
+
+    static func compress(_ state: inout (UInt32, UInt32, UInt32, UInt32), _ block: UnsafeRawPointer) {
+        var (a, b, c, d) = state
+        @inline(__always) func step(_ f: UInt32, _ i: Int, _ g: Int, _ k: UnsafeBufferPointer<UInt32>,
+                                    _ shifts: UnsafeBufferPointer<UInt32>) {
+            let word = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 4 * g, as: UInt32.self))
+            let sum = f &+ a &+ k[i] &+ word
+            let s = shifts[(i >> 4) << 2 | (i & 3)]
+            a = d; d = c; c = b
+            b = b &+ (sum << s | sum >> (32 - s))
+        }
+        k.withUnsafeBufferPointer { k in
+            shifts.withUnsafeBufferPointer { shifts in
+                // The four rounds, each with its own mixing function and word order (RFC 1321, 3.4).
+                for i in 0..<16 { step((b & c) | (~b & d), i, i, k, shifts) }
+                for i in 16..<32 { step((d & b) | (~d & c), i, (5 * i + 1) & 15, k, shifts) }
+                for i in 32..<48 { step(b ^ c ^ d, i, (3 * i + 5) & 15, k, shifts) }
+                for i in 48..<64 { step(c ^ (b | ~d), i, (7 * i) & 15, k, shifts) }
+            }
+        }
+        state = (state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d)
+    }
+}
+
+/// SHA-256, whose leading digits torchvision puts in its file names.
+public struct SHA256Digest: StreamingDigest {
+    var state: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+    var feeder = BlockFeeder()
+    var schedule = [UInt32](repeating: 0, count: 64)
+
+    public init() {}
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        var s = state, w = schedule
+        feeder.feed(bytes) { SHA256Digest.compress(&s, &w, $0) }
+        state = s; schedule = w
+    }
+
+    public mutating func finalize() -> [UInt8] {
+        var s = state, w = schedule
+        feeder.finish(bigEndianLength: true) { SHA256Digest.compress(&s, &w, $0) }
+        state = s
+        return s.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * $0)) } }
+    }
+
+    // The first 32 bits of the fractional parts of the cube roots of the first 64 primes (FIPS 180-4).
+    static let k: [UInt32] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+    ]
+
+    @inline(__always) static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { x >> n | x << (32 - n) }
+
+    static func compress(_ state: inout [UInt32], _ schedule: inout [UInt32], _ block: UnsafeRawPointer) {
+        k.withUnsafeBufferPointer { k in
+            schedule.withUnsafeMutableBufferPointer { w in
+                state.withUnsafeMutableBufferPointer { h in
+                    for t in 0..<16 { w[t] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: 4 * t, as: UInt32.self)) }
+                    for t in 16..<64 {
+                        let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
+                        let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
+                        w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
+                    }
+                    var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
+                    for t in 0..<64 {
+                        let t1 = hh &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ k[t] &+ w[t]
+                        let t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
+                        hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+                    }
+                    h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
+                }
+            }
+        }
+    }
+}
