@@ -18,7 +18,8 @@ extension ModelOptions {
     /// Units of the file's last dense layer (a rank-2 kernel): the classes its top was trained for.
     static func classesOfTop(_ file: WeightFile) -> Int? {
         for layer in file.layers.reversed() {
-            if let kernel = layer.weights.first(where: { $0.name.hasPrefix("kernel") }), kernel.shape.count == 2 {
+            // Legacy files name weights `layer/kernel:0`, Keras 3 files by index: go by rank.
+            if let kernel = layer.weights.first(where: { $0.shape.count == 2 }), layer.weights.count <= 2 {
                 return kernel.shape[1]
             }
         }

@@ -14,24 +14,33 @@ struct ModelShapeOptions: ParsableArguments {
     @Option(help: "Global pooling without the top: avg or max.")
     var pooling: String?
 
-    @Option(help: "Input size as HxW, e.g. 160x160.")
-    var input: String?
+    @Option(help: "Input size as HxW, e.g. 160x160 (default: the architecture's).")
+    var inputSize: String?
 
     @Option(help: "Classifier output: softmax or none (default: the reference's own).")
     var classifierActivation: String?
 
+    @Option(help: ArgumentHelp("Divide every channel count (narrow twins for tests).", visibility: .hidden))
+    var channelDivisor: Int = 1
+
+    @Option(help: ArgumentHelp("Units of hidden dense layers (narrow twins for tests).", visibility: .hidden))
+    var hiddenUnits: Int?
+
     func modelOptions() throws -> ModelOptions {
         var o = ModelOptions(includeTop: !noTop, classes: classes)
+        guard channelDivisor >= 1 else { throw ValidationError("--channel-divisor must be at least 1") }
+        o.channelDivisor = channelDivisor
+        o.hiddenUnits = hiddenUnits
         if let pooling {
             guard let p = GlobalPooling(rawValue: pooling) else {
                 throw ValidationError("--pooling must be avg or max, got '\(pooling)'")
             }
             o.pooling = p
         }
-        if let input {
-            let parts = input.lowercased().split(separator: "x").compactMap { Int($0) }
+        if let inputSize {
+            let parts = inputSize.lowercased().split(separator: "x").compactMap { Int($0) }
             guard parts.count == 2, parts.allSatisfy({ $0 > 0 }) else {
-                throw ValidationError("--input must look like 224x224, got '\(input)'")
+                throw ValidationError("--input-size must look like 224x224, got '\(inputSize)'")
             }
             o.inputSize = (parts[0], parts[1])
         }

@@ -18,27 +18,21 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Write this layer's output instead of the model's (e.g. fc2, avg_pool).")
     var layer: String?
 
-    @Option(help: "Classifier output: softmax or none (default: the reference's own).")
-    var classifierActivation: String?
-
     @Option(help: "Input batch: float32 .npy, shape (batch, height, width, channels).")
     var input: String
 
     @Option(help: "Output .npy file.")
     var out: String
 
-    @Option(help: "Classes of the top (default: the weight file's, else 1000).")
-    var classes: Int?
+    @OptionGroup var shape: ModelShapeOptions
 
     func run() throws {
         let x = try NPY.read(URL(fileURLWithPath: input))
         guard x.rank == 4 else {
             throw ValidationError("\(input): expected a (batch, height, width, channels) array, got shape \(x.shape)")
         }
-        var options = ModelOptions()
-        options.classifierActivation = try ModelShapeOptions.activation(classifierActivation)
+        var options = try shape.modelOptions()
         options.inputSize = (x.shape[1], x.shape[2])
-        options.requestedClasses = classes
         if let weights { options = try options.adjusted(toWeights: URL(fileURLWithPath: weights)) }
         let m = try Catalog.architecture(named: model).make(options)
         if let weights {

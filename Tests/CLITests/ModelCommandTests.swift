@@ -29,7 +29,7 @@ final class ModelCommandTests: XCTestCase {
     }
 
     func testSummaryWithOptions() throws {
-        let r = try ZooBinary.run(["summary", "resnet50", "--no-top", "--pooling", "avg", "--input", "160x160"])
+        let r = try ZooBinary.run(["summary", "resnet50", "--no-top", "--pooling", "avg", "--input-size", "160x160"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("avg_pool (GlobalAveragePooling2D)"), r.stdout)
         XCTAssertTrue(r.stdout.contains("(None, 2048)"))
@@ -37,7 +37,7 @@ final class ModelCommandTests: XCTestCase {
                       || r.stdout.contains("(None, 5, 5, 2048)"), r.stdout)
         XCTAssertTrue(r.stdout.contains("Trainable params: 23,508,032"), r.stdout)   // torchvision resnet50 without fc
         XCTAssertFalse(r.stdout.contains("predictions"))
-        let bad = try ZooBinary.run(["summary", "vgg16", "--input", "16x16"])
+        let bad = try ZooBinary.run(["summary", "vgg16", "--input-size", "16x16"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("32x32"), bad.stderr)
     }

@@ -1,0 +1,85 @@
+import Foundation
+import XCTest
+
+/// `zoo run` on the narrow twins' real weight files, against the reference frameworks' outputs.
+final class RunCommandTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+    func twin(_ name: String) -> URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/zoo/\(name)")
+    }
+
+    /// Float32 .npy values (the test reads the format itself, to check the binary's output independently).
+    func readNPY(_ url: URL) throws -> (shape: [Int], values: [Float]) {
+        let data = try Data(contentsOf: url)
+        let headerLength = Int(data[8]) | Int(data[9]) << 8
+        let header = String(decoding: data[10..<(10 + headerLength)], as: UTF8.self)
+        XCTAssertTrue(header.contains("'<f4'"), header)
+        let shapeText = header.components(separatedBy: "(")[1].components(separatedBy: ")")[0]
+        let shape = shapeText.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let body = data[(10 + headerLength)...]
+        let values = body.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        return (shape, values)
+    }
+
+    func assertMatches(_ ours: URL, _ reference: URL, file: StaticString = #filePath, line: UInt = #line) throws {
+        let a = try readNPY(ours), b = try readNPY(reference)
+        XCTAssertEqual(a.shape, b.shape, file: file, line: line)
+        let scale = max(1, b.values.map(abs).max() ?? 1)
+        let diff = zip(a.values, b.values).map { abs($0 - $1) }.max() ?? .infinity
+        XCTAssertLessThanOrEqual(diff, 1e-4 * scale, "max |diff| \(diff)", file: file, line: line)
+    }
+
+    func testKerasResNetTwinThroughTheBinary() throws {
+        let dir = twin("resnet50-keras")
+        for weights in ["weights.h5", "weights.weights.h5"] {
+            let out = directory.appendingPathComponent("y.npy")
+            let r = try ZooBinary.run(["run", "--model", "resnet50-keras", "--channel-divisor", "32",
+                                       "--weights", dir.appendingPathComponent(weights).path,
+                                       "--input", dir.appendingPathComponent("input.npy").path, "--out", out.path])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("Loaded"), "the load report is shown: \(r.stderr)")
+            try assertMatches(out, dir.appendingPathComponent("output.npy"))
+            let tap = directory.appendingPathComponent("tap.npy")
+            let t = try ZooBinary.run(["run", "--model", "resnet50-keras", "--channel-divisor", "32", "--layer", "avg_pool",
+                                       "--weights", dir.appendingPathComponent(weights).path,
+                                       "--input", dir.appendingPathComponent("input.npy").path, "--out", tap.path])
+            XCTAssertEqual(t.status, 0, t.stderr)
+            try assertMatches(tap, dir.appendingPathComponent("tap_avg_pool.npy"))
+        }
+    }
+
+    func testTorchvisionTwinThroughTheConverterAndTheBinary() throws {
+        let dir = twin("googlenet")
+        let out = directory.appendingPathComponent("y.npy")
+        let r = try ZooBinary.run(["run", "--model", "googlenet", "--channel-divisor", "16",
+                                   "--weights", dir.appendingPathComponent("weights.h5").path,
+                                   "--input", dir.appendingPathComponent("input.npy").path, "--out", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try assertMatches(out, dir.appendingPathComponent("output.npy"))
+    }
+
+    func testWrongFlavourAndBadInputAreClearErrors() throws {
+        let dir = twin("resnet50")
+        let r = try ZooBinary.run(["run", "--model", "resnet50-keras", "--channel-divisor", "32",
+                                   "--weights", dir.appendingPathComponent("weights.h5").path,
+                                   "--input", dir.appendingPathComponent("input.npy").path,
+                                   "--out", directory.appendingPathComponent("y.npy").path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--model resnet50"), r.stderr)
+        let junk = directory.appendingPathComponent("x.npy")
+        try Data("garbage".utf8).write(to: junk)
+        let bad = try ZooBinary.run(["run", "--model", "resnet18", "--input", junk.path,
+                                     "--out", directory.appendingPathComponent("y.npy").path])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains(junk.path), bad.stderr)
+    }
+}
