@@ -33,8 +33,19 @@ References (.npy):
                                  Normalize(ImageNet mean, std), back to HWC.
   preprocess_input.npy           float32 (1, 20, 28, 3): keras_photo_20x28_bilinear as a batch
   preprocess_<mode>.npy          float32: keras.applications.imagenet_utils.preprocess_input(mode=mode)
+
+An image folder, folder/<class>/..., with classes whose code-point order differs from a
+case-insensitive one (Dog, ant, cat), nested folders whose path order matters ("sub dir" sorts
+before "sub/deeper"), upper-case extensions, a text file that is skipped by name, and two files
+torchvision lists but cannot read (broken.jpg truncated, text.png not an image):
+  folder_samples.txt   torchvision ImageFolder(folder).samples: "<path relative to folder>\t<label>" lines
+  folder_classes.txt   ImageFolder(folder).classes, one per line
+
+A tensor dataset: tensors.h5 (x float32 (6, 4, 5, 1), y int64 (6,), root attribute class_names)
+and the same arrays as tensors_x.npy (float32) and tensors_y.npy (uint8).
 """
 import os
+import shutil
 import warnings
 import struct
 import zlib
@@ -43,12 +54,13 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 from keras.applications import imagenet_utils
 from keras.utils import img_to_array, load_img
 from PIL import Image, ImageOps
-from torchvision import transforms
+from torchvision import datasets, transforms
 
 OUT = Path(__file__).resolve().parent.parent / "Tests" / "Fixtures" / "images"
 rng = np.random.default_rng(20240711)
@@ -187,20 +199,54 @@ def write_preprocessing():
         save_npy(f"preprocess_{mode}", imagenet_utils.preprocess_input(x.copy(), mode=mode), np.float32)
 
 
+def write_folder():
+    root = OUT / "folder"
+    files = ["cat/b.png", "cat/a.jpg", "cat/A.png", "cat/10.png", "cat/9.jpeg", "cat/x.JPG", "cat/sub/z.png",
+             "cat/sub/deeper/w.png", "cat/sub dir/y.png", "Dog/one.png", "Dog/two.png", "ant/1.png", "ant/2.png",
+             "ant/3.png"]
+    for i, rel in enumerate(files):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tile = Image.fromarray(pattern(10, 12)).transpose(Image.Transpose.ROTATE_180 if i % 2 else Image.Transpose.FLIP_LEFT_RIGHT)
+        tile.save(path, format="JPEG" if rel.lower().endswith(("jpg", "jpeg")) else "PNG")
+    (root / "cat" / "notes.txt").write_text("not an image\n")
+    (root / "README.txt").write_text("a file beside the class folders is not a class\n")
+    data = (OUT / "photo.jpg").read_bytes()
+    (root / "Dog" / "broken.jpg").write_bytes(data[: len(data) // 2])
+    (root / "Dog" / "text.png").write_text("not a PNG\n")
+    folder = datasets.ImageFolder(str(root))
+    lines = [f"{Path(p).relative_to(root).as_posix()}\t{label}" for p, label in folder.samples]
+    (OUT / "folder_samples.txt").write_text("\n".join(lines) + "\n")
+    (OUT / "folder_classes.txt").write_text("\n".join(folder.classes) + "\n")
+
+
+def write_tensors():
+    x = rng.standard_normal((6, 4, 5, 1)).astype(np.float32)
+    y = np.array([0, 2, 1, 2, 0, 2], dtype=np.int64)
+    with h5py.File(OUT / "tensors.h5", "w") as f:
+        f.create_dataset("x", data=x)
+        f.create_dataset("y", data=y)
+        f.attrs["class_names"] = ["zero", "one", "two"]
+    np.save(OUT / "tensors_x.npy", x)
+    np.save(OUT / "tensors_y.npy", y.astype(np.uint8))
+
+
 def main():
     # Pillow warns that a palette's tRNS bytes would be better kept as RGBA; dropping them is the point here.
     warnings.filterwarnings("ignore", message="Palette images with Transparency")
     OUT.mkdir(parents=True, exist_ok=True)
     for f in OUT.glob("*"):
-        f.unlink()
+        shutil.rmtree(f) if f.is_dir() else f.unlink()
     torch.manual_seed(0)
     write_images()
     write_decoded()
     write_keras()
     write_torchvision()
     write_preprocessing()
-    total = sum(f.stat().st_size for f in OUT.glob("*"))
-    print(f"wrote {len(list(OUT.glob('*')))} files, {total / 1024:.0f} KB, to {OUT}")
+    write_folder()
+    write_tensors()
+    total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
+    print(f"wrote {len([f for f in OUT.rglob('*') if f.is_file()])} files, {total / 1024:.0f} KB, to {OUT}")
 
 
 if __name__ == "__main__":
