@@ -6,7 +6,7 @@ import PackageDescription
 let package = Package(
     name: "ConvZoo",
     products: [
-        .library(name: "ConvZoo", targets: ["Engine", "WeightIO", "Zoo"]),
+        .library(name: "ConvZoo", targets: ["Engine", "WeightIO", "Zoo", "Transfer"]),
         .executable(name: "zoo", targets: ["ZooCLI"]),
     ],
     dependencies: [
@@ -29,6 +29,19 @@ let package = Package(
             dependencies: ["Engine", "CHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             path: "Sources/WeightIO"),
         .target(name: "Zoo", dependencies: ["Engine", "WeightIO"], path: "Zoo"),
+        // libjpeg-turbo and libpng from Debian, for decoding images.
+        .systemLibrary(
+            name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(
+            name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        // Both libraries report errors by longjmp, which Swift cannot do; this C target keeps the
+        // setjmp/longjmp inside C and hands Swift an error code and message.
+        .target(name: "CImageCodecs", dependencies: ["CJPEG", "CPNG"], path: "Sources/CImageCodecs"),
+        .target(
+            name: "Transfer", dependencies: ["Engine", "WeightIO", "Zoo", "CImageCodecs"],
+            path: "Sources/Transfer"),
         .executableTarget(
             name: "ZooCLI",
             dependencies: ["Engine", "WeightIO", "Zoo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -36,6 +49,9 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"], path: "Tests/EngineTests"),
         .testTarget(name: "WeightIOTests", dependencies: ["WeightIO", "Engine"], path: "Tests/WeightIOTests"),
         .testTarget(name: "ZooTests", dependencies: ["Zoo", "WeightIO", "Engine"], path: "Tests/ZooTests"),
+        .testTarget(
+            name: "TransferTests", dependencies: ["Transfer", "Zoo", "WeightIO", "Engine"],
+            path: "Tests/TransferTests"),
         // Runs the built `zoo` binary as a real process.
         .testTarget(name: "CLITests", path: "Tests/CLITests"),
     ],

@@ -31,6 +31,13 @@ public enum Parallel {
         }
     }
 
+    /// Starts `body` on the same pool and returns at once, for work that overlaps the compute
+    /// (decoding the next batch). It occupies one pool thread; `run` shares the pool with it
+    /// instead of adding threads, so the cores are not oversubscribed.
+    public static func background(_ body: @escaping @Sendable () -> Void) {
+        DispatchQueue.global().async(execute: body)
+    }
+
     /// The `part`-th of `parts` contiguous, near-equal ranges covering `0..<count`.
     public static func partition(_ count: Int, parts: Int, part: Int) -> Range<Int> {
         let base = count / parts, extra = count % parts

@@ -141,6 +141,27 @@ public final class HDF5Dataset: HDF5Object {
         return tensor
     }
 
+    /// Reads an integer dataset (class labels) as float32 through HDF5's own conversion; values up
+    /// to 2^24 convert exactly. Float datasets read as `readTensor` reads them.
+    public func readIntegersAsFloat(_ limits: ReadLimits = ReadLimits()) throws -> Tensor {
+        guard dtype == nil, dtypeDescription.hasPrefix("int") || dtypeDescription.hasPrefix("uint") else {
+            return try readTensor(limits)
+        }
+        guard shape.count <= limits.maxRank, let count = elementCount, count <= limits.maxElements else {
+            throw error("absurd dimensions \(shape); expected at most \(limits.maxElements) integers")
+        }
+        var tensor = Tensor(uninitialized: shape)
+        guard count > 0 else { return tensor }
+        let base = tensor.mutableData()
+        try HDF5Library.serialized {
+            guard H5Dread(handle.id, convzoo_h5t_native_float(), convzoo_h5s_all(), convzoo_h5s_all(),
+                          convzoo_h5p_default(), base) >= 0 else {
+                throw error(HDF5Library.withDetail("cannot read the integers (damaged file?)"))
+            }
+        }
+        return tensor
+    }
+
     /// Reads the dataset as float32 into `buffer`, which must hold exactly its element count.
     ///
     /// float32 and float64 go through HDF5's own conversion (which also handles big-endian files,
