@@ -50,6 +50,7 @@ public enum AlexNet {
         return try Model(architecture: caffe ? "alexnet-caffe" : "alexnet", flavour: caffe ? .caffe : .torchvision,
                          network: network, inputShape: inputShape, options: o,
                          tapAliases: ["fc2": "fc7", "fc1": "fc6"], taps: ["pool5", "fc6", "fc7", "avg_pool", "max_pool"],
-                         preprocessing: caffe ? "caffe" : "torch", resizeTransform: "resize256-crop224")
+                         // Caffe resized to 256x256 and cropped 227; for square images the shorter-side resize is the same.
+                         preprocessing: caffe ? "caffe" : "torch", resizeTransform: caffe ? "resize256-crop227" : "resize256-crop224")
     }
 }

@@ -11,7 +11,7 @@ public struct ConvZooMetadata: Equatable {
     public var classNames: [String]?
     /// Input preprocessing, e.g. Keras's `caffe`, `torch` or `tf` mode.
     public var preprocessing: String?
-    /// The evaluation resize transform, e.g. `resize 256 bilinear, center crop 224`.
+    /// The evaluation resize transform: `keras-direct`, `keras-direct-bilinear` or `resize<R>-crop<C>` (e.g. `resize256-crop224`).
     public var resizeTransform: String?
     /// Model input size (height, width, channels).
     public var inputSize: [Int]?
