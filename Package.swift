@@ -17,7 +17,10 @@ let package = Package(
         .systemLibrary(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "Engine", dependencies: ["CBLAS"], path: "Sources/Engine"),
+        // Our own GEMM: AVX-512 and AVX2 kernels chosen at run time by per-function target attributes
+        // (no unsafeFlags), plus a portable C path.
+        .target(name: "CKernels", path: "Sources/CKernels"),
+        .target(name: "Engine", dependencies: ["CBLAS", "CKernels"], path: "Sources/Engine"),
         .target(name: "Zoo", dependencies: ["Engine"], path: "Zoo"),
         .executableTarget(
             name: "ZooCLI",
