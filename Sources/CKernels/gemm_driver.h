@@ -9,31 +9,29 @@
 //                (MR x KC, in L1) sweep over it
 //   DIRECT_TN_NC widest column block for which a transposed A is read in place rather than packed
 //
-// Kernels, both computing C[MR x NR] = alpha * A_panel * B_panel + beta * C (beta == 0: C not read):
-//   kernel_rows(kc, a, rs, bp, c, ldc, alpha, beta)  A's element (r, k) at a[r * rs + k]
-//   kernel_cols(kc, a, cs, bp, c, ldc, alpha, beta)  A's element (r, k) at a[r + k * cs]
+// Kernels, both computing C[mr x NR] = alpha * A_panel * B_panel + beta * C (beta == 0: C not read)
+// for mr <= MR rows (fewer than MR run as 8-, 4-, 2- and 1-row kernels, see gemm_rows.h):
+//   kernel_rows(kc, a, rs, mr, bp, c, ldc, alpha, beta)  A's element (r, k) at a[r * rs + k]
+//   kernel_cols(kc, a, cs, mr, bp, c, ldc, alpha, beta)  A's element (r, k) at a[r + k * cs]
 // B panels are always packed k-major: bp[k * NR + j], zero-padded to NR columns.
 //
-// Full MR-row panels of a non-transposed A are read where they lie (kernel_rows with rs = lda): its
-// rows are contiguous in k, and copying them measured slower than streaming them. A transposed A
-// (stored K x M) holds MR contiguous values per k, read in place too (kernel_cols with cs = lda) when
-// few kernels reuse the panel; when many do (wide N), packing it measured faster: its lines then stay
-// in L1. Panels at the M edge are always packed, zero-padded to MR rows.
+// A non-transposed A is read where it lies (kernel_rows with rs = lda): its rows are contiguous in k,
+// and copying them measured slower than streaming them. A transposed A (stored K x M) holds mr
+// contiguous values per k, read in place too (kernel_cols with cs = lda) when few kernels reuse the
+// panel; when many do (wide N), packing it measured faster: its lines then stay in L1.
 
 static inline long zoo_min(long a, long b) { return a < b ? a : b; }
 
-/// Rows ic..ic+mr, columns pc..pc+kc of A (a points at that corner of A as stored) as one k-major
-/// panel ap[k * MR + r], rows past mr zero so the kernel's unused rows stay finite.
-ZOO_TARGET static void pack_a(int trans, const float *restrict a, long lda, long mr, long kc, float *restrict ap) {
-    if (trans && mr == MR) {
+/// Rows ic..ic+mr, columns pc..pc+kc of a transposed A stored K x M (at points at At[pc][ic]) as one
+/// k-major panel ap[k * MR + r].
+ZOO_TARGET static void pack_a_transposed(const float *restrict at, long lda, long mr, long kc, float *restrict ap) {
+    if (mr == MR) {
         for (long k = 0; k < kc; k++)
-            for (long r = 0; r < MR; r++) ap[k * MR + r] = a[k * lda + r];
+            for (long r = 0; r < MR; r++) ap[k * MR + r] = at[k * lda + r];
         return;
     }
-    for (long k = 0; k < kc; k++) {
-        for (long r = 0; r < mr; r++) ap[k * MR + r] = trans ? a[k * lda + r] : a[r * lda + k];
-        for (long r = mr; r < MR; r++) ap[k * MR + r] = 0;
-    }
+    for (long k = 0; k < kc; k++)
+        for (long r = 0; r < mr; r++) ap[k * MR + r] = at[k * lda + r];
 }
 
 /// A kc x nc block of a non-transposed B (b points at B[pc][jc]) as NR-column panels.
@@ -116,20 +114,20 @@ ZOO_TARGET void ZOO_DRIVER(const zoo_gemm_call *g, float *scratch) {
             for (long ic = 0; ic < M; ic += MR) {
                 const long mr = zoo_min(MR, M - ic);
                 const float *a = g->transA ? g->A + pc * lda + ic : g->A + ic * lda + pc;
-                const int packed = mr < MR || (g->transA && packTransposed);
-                if (packed) pack_a(g->transA, a, lda, mr, kc, apack);
+                const int packed = g->transA && packTransposed;
+                if (packed) pack_a_transposed(a, lda, mr, kc, apack);
                 float *crow = g->C + ic * g->ldc + jc;
                 for (long jr = 0; jr < nc; jr += NR) {
                     const long nr = zoo_min(NR, nc - jr);
                     const float *bp = bpack + jr * kc;
-                    // Partial tiles go through a scratch tile, so kernels only ever store whole tiles.
-                    const int full = mr == MR && nr == NR;
+                    // Narrow tiles go through a scratch tile, so kernels only ever store whole rows of NR.
+                    const int full = nr == NR;
                     float *c = full ? crow + jr : edge;
                     const long ldc = full ? g->ldc : NR;
                     const float alpha = full ? g->alpha : 1.0f, b = full ? beta : 0.0f;
-                    if (packed) kernel_cols(kc, apack, MR, bp, c, ldc, alpha, b);
-                    else if (g->transA) kernel_cols(kc, a, lda, bp, c, ldc, alpha, b);
-                    else kernel_rows(kc, a, lda, bp, c, ldc, alpha, b);
+                    if (packed) kernel_cols(kc, apack, MR, mr, bp, c, ldc, alpha, b);
+                    else if (g->transA) kernel_cols(kc, a, lda, mr, bp, c, ldc, alpha, b);
+                    else kernel_rows(kc, a, lda, mr, bp, c, ldc, alpha, b);
                     if (!full) merge_edge(edge, crow + jr, g->ldc, mr, nr, g->alpha, beta);
                 }
             }

@@ -3,6 +3,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include "gemm_internal.h"
+#include "gemm_rows.h"
 
 #define ZOO_TARGET __attribute__((target("avx2,fma")))
 #define ZOO_DRIVER zoo_sgemm_avx2
@@ -12,17 +13,17 @@
 #define NC 512
 #define DIRECT_TN_NC 128
 
-/// The micro-kernel with A's element (r, k) at ap[r * rs + k * cs]; one of rs, cs is 1 after inlining.
+/// The micro-kernel on `rows` (a constant, at most MR) rows, A's element (r, k) at ap[r * rs + k * cs].
 ZOO_TARGET static inline __attribute__((always_inline)) void
-kernel_6x16(long kc, const float *restrict ap, long rs, long cs, const float *restrict bp, float *restrict c,
-            long ldc, float alpha, float beta) {
+kernel_6x16(long kc, const float *restrict ap, long rs, long cs, const int rows, const float *restrict bp,
+            float *restrict c, long ldc, float alpha, float beta) {
     __m256 acc[MR][2];
     _Pragma("unroll")
-    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
     for (long k = 0; k < kc; k++) {
         const __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
         _Pragma("unroll")
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < rows; r++) {
             const __m256 a = _mm256_broadcast_ss(ap + r * rs);
             acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
             acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
@@ -33,20 +34,20 @@ kernel_6x16(long kc, const float *restrict ap, long rs, long cs, const float *re
     const __m256 va = _mm256_set1_ps(alpha);
     if (beta == 0) {
         _Pragma("unroll")
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < rows; r++) {
             _mm256_storeu_ps(c + r * ldc, _mm256_mul_ps(va, acc[r][0]));
             _mm256_storeu_ps(c + r * ldc + 8, _mm256_mul_ps(va, acc[r][1]));
         }
     } else if (beta == 1) {
         _Pragma("unroll")
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < rows; r++) {
             _mm256_storeu_ps(c + r * ldc, _mm256_fmadd_ps(va, acc[r][0], _mm256_loadu_ps(c + r * ldc)));
             _mm256_storeu_ps(c + r * ldc + 8, _mm256_fmadd_ps(va, acc[r][1], _mm256_loadu_ps(c + r * ldc + 8)));
         }
     } else {
         const __m256 vb = _mm256_set1_ps(beta);
         _Pragma("unroll")
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < rows; r++) {
             _mm256_storeu_ps(c + r * ldc,
                              _mm256_fmadd_ps(va, acc[r][0], _mm256_mul_ps(vb, _mm256_loadu_ps(c + r * ldc))));
             _mm256_storeu_ps(c + r * ldc + 8,
@@ -55,14 +56,18 @@ kernel_6x16(long kc, const float *restrict ap, long rs, long cs, const float *re
     }
 }
 
-ZOO_TARGET static void kernel_rows(long kc, const float *a, long rs, const float *bp, float *c, long ldc, float alpha,
-                                   float beta) {
-    kernel_6x16(kc, a, rs, 1, bp, c, ldc, alpha, beta);
+ZOO_TARGET static void kernel_rows(long kc, const float *a, long rs, long mr, const float *bp, float *c, long ldc,
+                                   float alpha, float beta) {
+#define ZOO_KERNEL(rows) kernel_6x16(kc, a, rs, 1, rows, bp, c, ldc, alpha, beta); a += (rows) * rs
+    ZOO_SPLIT_ROWS(mr);
+#undef ZOO_KERNEL
 }
 
-ZOO_TARGET static void kernel_cols(long kc, const float *a, long cs, const float *bp, float *c, long ldc, float alpha,
-                                   float beta) {
-    kernel_6x16(kc, a, 1, cs, bp, c, ldc, alpha, beta);
+ZOO_TARGET static void kernel_cols(long kc, const float *a, long cs, long mr, const float *bp, float *c, long ldc,
+                                   float alpha, float beta) {
+#define ZOO_KERNEL(rows) kernel_6x16(kc, a, 1, cs, rows, bp, c, ldc, alpha, beta); a += (rows)
+    ZOO_SPLIT_ROWS(mr);
+#undef ZOO_KERNEL
 }
 
 #include "gemm_driver.h"
