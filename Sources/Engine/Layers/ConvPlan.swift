@@ -47,7 +47,10 @@ struct ConvPlan {
         let pixelRows = (ConvPlan.minimumTilePixels + outWidth - 1) / outWidth
         // Aim for at least four bands per thread so the pool stays balanced, but not below pixelRows.
         let balanceRows = totalRows / (4 * Parallel.threadCount)
-        let rows = max(minRows, min(budgetRows, totalRows, max(pixelRows, balanceRows)))
+        let target = max(minRows, min(budgetRows, totalRows, max(pixelRows, balanceRows)))
+        // Equal bands: 14 rows in bands of 10 would leave a 4-row remainder for the second thread.
+        let count = (totalRows + target - 1) / target
+        let rows = max(minRows, (totalRows + count - 1) / count)
         bandRows = rows
         tiles = stride(from: 0, to: totalRows, by: rows).map { $0..<min(totalRows, $0 + rows) }
     }
