@@ -22,7 +22,7 @@
 
 static inline long zoo_min(long a, long b) { return a < b ? a : b; }
 
-/// Rows ic..ic+mr, columns pc..pc+kc of a transposed A stored K x M (at points at At[pc][ic]) as one
+/// Rows ic..ic+mr, columns pc..pc+kc of a transposed A stored K x M (`at` points at At[pc][ic]) as one
 /// k-major panel ap[k * MR + r].
 ZOO_TARGET static void pack_a_transposed(const float *restrict at, long lda, long mr, long kc, float *restrict ap) {
     if (mr == MR) {
@@ -34,7 +34,7 @@ ZOO_TARGET static void pack_a_transposed(const float *restrict at, long lda, lon
         for (long r = 0; r < mr; r++) ap[k * MR + r] = at[k * lda + r];
 }
 
-/// A kc x nc block of a non-transposed B (b points at B[pc][jc]) as NR-column panels.
+/// A kc x nc block of a non-transposed B (`b` points at B[pc][jc]) as NR-column panels.
 ZOO_TARGET static void pack_b_n(const float *restrict b, long ldb, long kc, long nc, float *restrict bp) {
     for (long j0 = 0; j0 < nc; j0 += NR) {
         long nr = zoo_min(NR, nc - j0);
@@ -52,7 +52,7 @@ ZOO_TARGET static void pack_b_n(const float *restrict b, long ldb, long kc, long
     }
 }
 
-/// The same block from a transposed B stored N x K (bt points at Bt[jc][pc]).
+/// The same block from a transposed B stored N x K (`bt` points at Bt[jc][pc]).
 ZOO_TARGET static void pack_b_t(const float *restrict bt, long ldb, long kc, long nc, float *restrict bp) {
     for (long j0 = 0; j0 < nc; j0 += NR) {
         long nr = zoo_min(NR, nc - j0);

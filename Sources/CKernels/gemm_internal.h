@@ -17,7 +17,7 @@ typedef struct {
 } zoo_gemm_call;
 
 /// Floats of per-thread scratch every driver fits in: a KC x NC block of B, an MR x KC panel of A,
-/// one MR x NR edge tile. Sized for the largest blocking below (AVX-512).
+/// one MR x NR edge tile. Sized for the largest blocking (AVX-512's, in sgemm_avx512.c).
 #define ZOO_GEMM_SCRATCH_FLOATS (384 * 512 + 16 * 384 + 16 * 64)
 
 void zoo_sgemm_avx512(const zoo_gemm_call *call, float *scratch);

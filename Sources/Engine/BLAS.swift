@@ -5,9 +5,9 @@ import Foundation
 /// Row-major single-precision GEMM: ConvZoo's own kernels (CKernels) where the CPU has AVX2 or AVX-512,
 /// OpenBLAS otherwise; OpenBLAS also serves sgemv.
 ///
-/// Our kernels exist because OpenBLAS's run-time choice is not ours to make: on CPUs its build does not
-/// know (Zen 5, say) it must be pinned with `OPENBLAS_CORETYPE`, and the Haswell core type that works
-/// there uses AVX2 only, half of what AVX-512 gives. `ZOO_GEMM=openblas|avx2|avx512` overrides the choice.
+/// Why our own: Debian's OpenBLAS 0.3.21 does not know Zen 5 and must be pinned there with
+/// `OPENBLAS_CORETYPE=Haswell`, an AVX2 kernel at half the speed AVX-512 gives. `ZOO_GEMM=openblas|avx2|avx512`
+/// overrides the choice (an unsupported request falls back to the default).
 ///
 /// Everything is single-threaded on the calling thread: Debian's default OpenBLAS is the pthread build,
 /// so we pin it to one thread and split work across our own `Parallel` pool instead. A threaded BLAS
@@ -28,7 +28,7 @@ public enum BLAS {
         let requested = ProcessInfo.processInfo.environment["ZOO_GEMM"].flatMap { name in
             Kernel.allCases.first { "\($0)".lowercased() == name.lowercased() }
         }
-        applyKernel(requested ?? defaultKernel)
+        applyKernel(requested.flatMap { $0.isSupported ? $0 : nil } ?? defaultKernel)
         return true
     }()
 
