@@ -19,7 +19,10 @@ let package = Package(
         .systemLibrary(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "Engine", dependencies: ["CBLAS"], path: "Sources/Engine"),
+        // Our own GEMM: AVX-512 and AVX2 kernels chosen at run time by per-function target attributes
+        // (no unsafeFlags), plus a portable C path.
+        .target(name: "CKernels", path: "Sources/CKernels"),
+        .target(name: "Engine", dependencies: ["CBLAS", "CKernels"], path: "Sources/Engine"),
         // libhdf5 from Debian (libhdf5-dev); its headers live in /usr/include/hdf5/serial, found through pkg-config.
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",

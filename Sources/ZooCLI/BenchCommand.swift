@@ -24,12 +24,16 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Only the layer cases whose name contains this text.")
     var only: String?
 
+    @Flag(help: "Measure raw sgemm instead: each of our kernels against OpenBLAS, one thread, on the layers' GEMM shapes.")
+    var gemm = false
+
     func run() throws {
+        if gemm { return benchGemm() }
         if let model {
             for b in batch { try benchModel(model, batch: b) }
             return
         }
-        print("threads: \(Parallel.threadCount)")
+        print("threads: \(Parallel.threadCount), sgemm: \(BLAS.kernelDescription)")
         let sgemm = measureSgemm(size: 1024)
         print(String(format: "sgemm 1024x1024x1024: %.1f GFLOP/s", sgemm))
         print("layer                     batch   forward GFLOP/s (of sgemm)   backward GFLOP/s (of sgemm)")
@@ -85,6 +89,68 @@ struct BenchCommand: ParsableCommand {
         }
         return 2 * Double(n * n * n) / t / 1e9
     }
+}
+
+extension BenchCommand {
+    /// GFLOP/s of one product on the calling thread with each supported kernel, OpenBLAS first.
+    func benchGemm() {
+        let kernels = [BLAS.Kernel.openBLAS, .avx2, .avx512].filter(\.isSupported)
+        let saved = BLAS.kernel
+        defer { BLAS.kernel = saved }
+        BLAS.kernel = .openBLAS
+        print("one thread; " + kernels.map { k -> String in
+            BLAS.kernel = k
+            return "\(k): \(BLAS.kernelDescription)"
+        }.joined(separator: ", "))
+        print("shape".padding(toLength: 30, withPad: " ", startingAt: 0) + "     M     N     K  "
+            + kernels.map { "\($0)".leftPadded(to: 9) }.joined(separator: " ") + "  (GFLOP/s)")
+        for s in GemmShape.all where only == nil || s.name.contains(only!) {
+            let rates = kernels.map { k -> Double in
+                BLAS.kernel = k
+                return s.measure(seconds: seconds)
+            }
+            print(s.name.padding(toLength: 30, withPad: " ", startingAt: 0)
+                + String(format: "%6d%6d%6d  ", s.m, s.n, s.k)
+                + rates.map { String(format: "%9.1f", $0) }.joined(separator: " "))
+        }
+    }
+}
+
+/// One raw sgemm product as a layer issues it (im2col rows x patch, patch x filters, and the gradients' transposes).
+struct GemmShape {
+    let name: String
+    let transA: Bool, transB: Bool
+    let m: Int, n: Int, k: Int
+
+    static let all: [GemmShape] = [
+        GemmShape(name: "square 1024", transA: false, transB: false, m: 1024, n: 1024, k: 1024),
+        GemmShape(name: "vgg16 block3_conv1 forward", transA: false, transB: false, m: 3136, n: 256, k: 1152),
+        GemmShape(name: "vgg16 block3_conv1 dW (TN)", transA: true, transB: false, m: 1152, n: 256, k: 3136),
+        GemmShape(name: "vgg16 block3_conv1 dX (NT)", transA: false, transB: true, m: 3136, n: 1152, k: 256),
+        GemmShape(name: "resnet50 1x1 forward", transA: false, transB: false, m: 784, n: 128, k: 512),
+        GemmShape(name: "resnet50 1x1 dW (TN)", transA: true, transB: false, m: 512, n: 128, k: 784),
+        GemmShape(name: "resnet50 1x1 dX (NT)", transA: false, transB: true, m: 784, n: 512, k: 128),
+        GemmShape(name: "resnet stem forward", transA: false, transB: false, m: 12544, n: 64, k: 147),
+        GemmShape(name: "resnet stem dW (TN)", transA: true, transB: false, m: 147, n: 64, k: 12544),
+    ]
+
+    /// GFLOP/s with the current `BLAS.kernel`, median over `seconds`.
+    func measure(seconds: Double) -> Double {
+        let g = RandomGenerator(seed: 5)
+        let a = (0..<(m * k)).map { _ in g.uniform(-1, 1) }, b = (0..<(k * n)).map { _ in g.uniform(-1, 1) }
+        var c = [Float](repeating: 0, count: m * n)
+        let t = c.withUnsafeMutableBufferPointer { cp in
+            Stopwatch.median(budget: seconds) {
+                BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: transA ? m : k, b: b,
+                           ldb: transB ? k : n, beta: 0, c: cp.baseAddress!, ldc: n)
+            }
+        }
+        return 2 * Double(m * n * k) / t / 1e9
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }
 
 /// One benchmarked layer shape.

@@ -2,11 +2,12 @@ import Foundation
 
 /// How a convolution is cut into tiles for im2col + GEMM.
 ///
-/// A tile is a band of whole output rows of one image. Its im2col matrix (rows of kh*kw*C/groups
-/// patch values) lives in a per-thread scratch buffer of bounded size, so scratch memory does not
-/// grow with the batch. Bands are tall enough that bands two apart never touch the same input
-/// rows; the input gradient is scattered in two phases (even bands, then odd bands), so threads
-/// never write the same element at once and the summation order is fixed.
+/// A tile is a band of whole output rows, counted across the batch (row `image * outHeight + oy`), so a
+/// tile may run on into the next image: small late-stage images still give GEMMs of a useful height.
+/// Its im2col matrix (rows of kh*kw*C/groups patch values) lives in a per-thread scratch buffer of
+/// bounded size, so scratch memory does not grow with the batch. Bands are tall enough that bands two
+/// apart never touch the same input rows; the input gradient is scattered in two phases (even bands,
+/// then odd bands), so threads never write the same element at once and the summation order is fixed.
 struct ConvPlan {
     let batch: Int, height: Int, width: Int, channels: Int
     let outHeight: Int, outWidth: Int, filters: Int
@@ -17,10 +18,14 @@ struct ConvPlan {
     let bandRows: Int
     /// A 1x1, stride-1, unpadded convolution: the input rows are the GEMM's left operand as they are.
     let pointwise: Bool
-    let tiles: [(image: Int, rows: Range<Int>)]
+    /// Ranges of output rows across the batch.
+    let tiles: [Range<Int>]
 
     /// Upper bound on one thread's im2col scratch, in floats (4 MiB).
     static let scratchBudget = Int(ProcessInfo.processInfo.environment["ZOO_SCRATCH"] ?? "") ?? (1 << 20)
+    /// Output pixels a tile should have at least: below this the GEMM's fixed costs (packing the
+    /// kernel, partial micro-tiles) dominate; measured 60 GFLOP/s at 7 pixels, 210+ from about 100.
+    static let minimumTilePixels = 128
 
     init(conv: Conv2D, inputShape s: [Int]) {
         let g = conv.geometry(s)
@@ -37,33 +42,31 @@ struct ConvPlan {
         // Bands two apart must not overlap in the input: (rows + 1) * sh >= (kh - 1) * dh + 1.
         let extent = (kh - 1) * dh + 1
         let minRows = max(1, (extent + sh - 1) / sh)
+        let totalRows = batch * outHeight
         let budgetRows = max(1, ConvPlan.scratchBudget / max(1, outWidth * patch))
-        // Aim for at least four bands per thread so the pool stays balanced.
-        let balanceRows = max(1, (batch * outHeight) / (4 * Parallel.threadCount))
-        let rows = max(minRows, min(budgetRows, balanceRows, outHeight))
+        let pixelRows = (ConvPlan.minimumTilePixels + outWidth - 1) / outWidth
+        // Aim for at least four bands per thread so the pool stays balanced, but not below pixelRows.
+        let balanceRows = totalRows / (4 * Parallel.threadCount)
+        let target = max(minRows, min(budgetRows, totalRows, max(pixelRows, balanceRows)))
+        // Equal bands: 14 rows in bands of 10 would leave a 4-row remainder for the second thread.
+        let count = (totalRows + target - 1) / target
+        let rows = max(minRows, (totalRows + count - 1) / count)
         bandRows = rows
-        var t: [(Int, Range<Int>)] = []
-        for n in 0..<batch {
-            var r = 0
-            while r < outHeight { t.append((n, r..<min(outHeight, r + rows))); r += rows }
-        }
-        tiles = t
+        tiles = stride(from: 0, to: totalRows, by: rows).map { $0..<min(totalRows, $0 + rows) }
     }
 
     var scratchCount: Int { bandRows * outWidth * patch }
 
     /// First output pixel (row of the output matrix) of a tile.
-    func firstPixel(_ tile: (image: Int, rows: Range<Int>)) -> Int {
-        (tile.image * outHeight + tile.rows.lowerBound) * outWidth
-    }
+    func firstPixel(_ tile: Range<Int>) -> Int { tile.lowerBound * outWidth }
 
     /// Fills `col` with the tile's patches for one group: one row of `patch` values per output pixel.
-    func im2col(_ x: UnsafePointer<Float>, tile: (image: Int, rows: Range<Int>), group: Int,
-                into col: UnsafeMutablePointer<Float>) {
-        let image = x + tile.image * height * width * channels + group * groupChannels
+    func im2col(_ x: UnsafePointer<Float>, tile: Range<Int>, group: Int, into col: UnsafeMutablePointer<Float>) {
         let contiguousRow = dw == 1 && groups == 1   // a kernel row is kw*C contiguous floats
         var dst = col
-        for oy in tile.rows {
+        for row in tile {
+            let oy = row % outHeight
+            let image = x + (row / outHeight) * height * width * channels + group * groupChannels
             for ox in 0..<outWidth {
                 let ix0 = ox * sw - padLeft
                 for ky in 0..<kh {
@@ -94,11 +97,11 @@ struct ConvPlan {
     }
 
     /// Adds a tile's patch gradients for one group back onto the input gradient.
-    func col2imAdd(_ col: UnsafePointer<Float>, tile: (image: Int, rows: Range<Int>), group: Int,
-                   into dx: UnsafeMutablePointer<Float>) {
-        let image = dx + tile.image * height * width * channels + group * groupChannels
+    func col2imAdd(_ col: UnsafePointer<Float>, tile: Range<Int>, group: Int, into dx: UnsafeMutablePointer<Float>) {
         var src = col
-        for oy in tile.rows {
+        for row in tile {
+            let oy = row % outHeight
+            let image = dx + (row / outHeight) * height * width * channels + group * groupChannels
             for ox in 0..<outWidth {
                 let ix0 = ox * sw - padLeft
                 for ky in 0..<kh {
@@ -118,17 +121,49 @@ struct ConvPlan {
         }
     }
 
+    /// Filter blocks the forward splits each tile into: one while there are enough tiles to share
+    /// out, more when there are not (a late-stage layer at batch 1 has one or two), so both threads
+    /// work and each streams only its share of the kernel. Blocks are whole 32-column micro-tiles.
+    func columnBlocks(_ activation: Activation) -> Int {
+        let threads = Parallel.threadCount
+        guard threads > 1, groups == 1, activation != .softmax, tiles.count < 2 * threads else { return 1 }
+        return min((2 * threads + tiles.count - 1) / tiles.count, max(1, filters / 64))
+    }
+
     /// y = activation(conv(x, kernel) * scale + shift), tile by tile: each tile's GEMM is followed at once
     /// by its bias-and-activation epilogue while the tile is still in cache.
     func forward(x: UnsafePointer<Float>, kernel: UnsafePointer<Float>, scale: UnsafePointer<Float>?,
                  shift: UnsafePointer<Float>?, activation: Activation, y: UnsafeMutablePointer<Float>) {
-        Parallel.forRanges(tiles.count) { range in
+        let blocks = columnBlocks(activation)
+        let units = (filters + 31) / 32
+        Parallel.forRanges(tiles.count * blocks) { range in
             let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
             defer { col?.deallocate() }
-            for t in range {
+            var patchesOf = -1   // the tile whose patches `col` holds
+            for item in range {
+                let t = item / blocks
                 let tile = tiles[t]
-                let pixels = tile.rows.count * outWidth
+                let pixels = tile.count * outWidth
                 let yTile = y + firstPixel(tile) * filters
+                if blocks > 1 {
+                    let unitRange = Parallel.partition(units, parts: blocks, part: item % blocks)
+                    let c0 = unitRange.lowerBound * 32, c1 = min(filters, unitRange.upperBound * 32)
+                    guard c0 < c1 else { continue }
+                    let a: UnsafePointer<Float>, lda: Int
+                    if let col {
+                        if patchesOf != t { im2col(x, tile: tile, group: 0, into: col); patchesOf = t }
+                        a = UnsafePointer(col); lda = patch
+                    } else {
+                        a = x + firstPixel(tile) * channels; lda = channels
+                    }
+                    BLAS.sgemm(m: pixels, n: c1 - c0, k: lda, a: a, lda: lda, b: kernel + c0, ldb: filters, beta: 0,
+                               c: yTile + c0, ldc: filters)
+                    for p in 0..<pixels {
+                        activation.epilogue(yTile + p * filters + c0, rows: 1, columns: c1 - c0, scale: scale.map { $0 + c0 },
+                                            shift: shift.map { $0 + c0 })
+                    }
+                    continue
+                }
                 if let col {
                     for g in 0..<groups {
                         im2col(x, tile: tile, group: g, into: col)
@@ -157,7 +192,7 @@ struct ConvPlan {
             let acc = partials + part * size
             for t in Parallel.partition(tiles.count, parts: parts, part: part) {
                 let tile = tiles[t]
-                let pixels = tile.rows.count * outWidth
+                let pixels = tile.count * outWidth
                 let dyTile = dy + firstPixel(tile) * filters
                 for g in 0..<groups {
                     im2col(x, tile: tile, group: g, into: col)
@@ -184,7 +219,7 @@ struct ConvPlan {
                 defer { col.deallocate() }
                 for i in range {
                     let tile = tiles[mine[i]]
-                    let pixels = tile.rows.count * outWidth
+                    let pixels = tile.count * outWidth
                     let dyTile = dy + firstPixel(tile) * filters
                     for g in 0..<groups {
                         BLAS.sgemm(transB: true, m: pixels, n: patch, k: groupFilters, a: dyTile + g * groupFilters,
