@@ -40,14 +40,7 @@ struct RunCommand: ParsableCommand {
             FileHandle.standardError.write(Data((report.description + "\n").utf8))
         }
         let y = try layer.map { try m.output(at: $0, for: x) } ?? m.predict(x)
-        try AtomicWrite.data(NPY.encode(y), to: URL(fileURLWithPath: out))
+        try AtomicFile.write(NPY.encode(y), to: URL(fileURLWithPath: out))
         print("wrote \(out): shape \(y.shape)")
-    }
-}
-
-/// Writes a file atomically: a temporary file in the same directory, fsync, rename.
-enum AtomicWrite {
-    static func data(_ data: Data, to url: URL) throws {
-        try AtomicFile.write(data, to: url)
     }
 }
