@@ -99,10 +99,20 @@ public enum Activation: Equatable, Sendable {
 
     /// Turns dL/d(output) into dL/d(pre-activation) in place, given the activation's output `y`.
     func backward(_ g: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, count: Int, lastAxis: Int) {
+        if self == .linear { return }
+        let rows = count / lastAxis
+        Parallel.forRanges(rows, minimumChunk: max(1, (1 << 14) / lastAxis)) { r in
+            let offset = r.lowerBound * lastAxis
+            self.backwardSerial(g + offset, output: y + offset, count: r.count * lastAxis, lastAxis: lastAxis)
+        }
+    }
+
+    /// `backward` on the calling thread.
+    func backwardSerial(_ g: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, count: Int, lastAxis: Int) {
         switch self {
         case .linear: return
         case .relu:
-            for i in 0..<count where !(y[i] > 0) { g[i] = 0 }
+            for i in 0..<count { g[i] = y[i] > 0 ? g[i] : 0 }   // a select, so the loop vectorizes
         case .sigmoid:
             for i in 0..<count { g[i] *= y[i] * (1 - y[i]) }
         case .tanh:
@@ -112,7 +122,7 @@ public enum Activation: Equatable, Sendable {
             let a = Activation.scaledTanhAmplitude, s = Activation.scaledTanhSlope, inv = 1 / a
             for i in 0..<count { let t = y[i] * inv; g[i] *= s * a * (1 - t * t) }
         case .leakyReLU(let alpha):
-            for i in 0..<count where y[i] < 0 { g[i] *= alpha }
+            for i in 0..<count { g[i] = y[i] < 0 ? g[i] * alpha : g[i] }
         case .softmax:
             // dx_j = y_j * (g_j - sum_k g_k y_k)
             let rows = count / lastAxis
