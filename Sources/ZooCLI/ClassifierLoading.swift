@@ -60,7 +60,7 @@ struct LoadedModel {
     /// Row-wise probabilities of a (batch, classes) output: as is after softmax, else softmax of the logits.
     func probabilities(_ output: Tensor) throws -> Tensor {
         guard output.rank == 2 else {
-            throw ValidationError("\(model.architecture): output of shape \(output.shape); expected (batch, classes) "
+            throw CommandFailure("\(model.architecture): output of shape \(output.shape); expected (batch, classes) "
                 + "(a model without its top has no classes)")
         }
         if outputsProbabilities { return output }
@@ -72,4 +72,10 @@ struct LoadedModel {
 enum StandardError {
     static func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
     static func warn(_ text: String) { write("warning: \(text)\n") }
+}
+
+/// A failure while running a command (not a usage mistake, so no usage text follows it).
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

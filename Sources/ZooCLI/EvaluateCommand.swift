@@ -35,7 +35,7 @@ struct EvaluateCommand: ParsableCommand {
         let folder = try ImageFolder(root: URL(fileURLWithPath: data), pipeline: loaded.pipeline)
         let outputShape = try loaded.model.outputShape()
         guard outputShape.count == 2 else {
-            throw ValidationError("\(loaded.model.architecture): output \(outputShape) has no classes to evaluate")
+            throw CommandFailure("\(loaded.model.architecture): output \(outputShape) has no classes to evaluate")
         }
         let classes = outputShape[1]
         let names = loaded.classNames(count: classes)
@@ -49,7 +49,7 @@ struct EvaluateCommand: ParsableCommand {
         }
         StandardError.write("\n")
         let report = metrics.report
-        guard report.samples > 0 else { throw ValidationError("no image of \(data) could be read; \(stream.summary)") }
+        guard report.samples > 0 else { throw CommandFailure("no image of \(data) could be read; \(stream.summary)") }
         print(String(format: "top-1 accuracy: %.2f%% (%d images)", report.top1 * 100, report.samples))
         print(String(format: "top-%d accuracy: %.2f%%", min(5, classes), report.top5 * 100))
         let width = max(5, names.map(\.count).max() ?? 0)
@@ -75,7 +75,7 @@ struct EvaluateCommand: ParsableCommand {
         let byName = folder.compactMap { index[$0] }
         if byName.count == folder.count { return byName }
         guard folder.count == model.count else {
-            throw ValidationError("\(data) has \(folder.count) class folders (\(folder.joined(separator: ", "))) "
+            throw CommandFailure("\(data) has \(folder.count) class folders (\(folder.joined(separator: ", "))) "
                 + "that are not among the model's \(model.count) classes")
         }
         return Array(0..<folder.count)

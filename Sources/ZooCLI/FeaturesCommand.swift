@@ -51,7 +51,7 @@ struct FeaturesCommand: ParsableCommand {
         if let input {
             let x = try NPY.read(URL(fileURLWithPath: input))
             guard x.rank == 4 else {
-                throw ValidationError("\(input): expected a (batch, height, width, channels) array, got shape \(x.shape)")
+                throw CommandFailure("\(input): expected a (batch, height, width, channels) array, got shape \(x.shape)")
             }
             loaded = try LoadedModel.load(weights: weights, modelName: model, inputSize: (x.shape[1], x.shape[2]))
             dataset = try TensorDataset(inputs: x, labels: Array(repeating: 0, count: x.shape[0]), source: input)
@@ -74,7 +74,7 @@ struct FeaturesCommand: ParsableCommand {
             StandardError.write("\rfeatures: batch \(i + 1)/\(stream.batchCount), \(indices.count) rows")
         }
         StandardError.write("\n")
-        guard !indices.isEmpty else { throw ValidationError("no sample could be read; \(stream.summary)") }
+        guard !indices.isEmpty else { throw CommandFailure("no sample could be read; \(stream.summary)") }
         let features = Tensor(shape: [indices.count, width], scalars: rows)
         let url = URL(fileURLWithPath: out)
         switch FeatureFormat(path: out)! {

@@ -54,6 +54,6 @@ struct PredictCommand: ParsableCommand {
             }
             succeeded += 1
         }
-        if succeeded == 0 { throw ValidationError("none of the \(images.count) image(s) could be read") }
+        if succeeded == 0 { throw CommandFailure("none of the \(images.count) image(s) could be read") }
     }
 }

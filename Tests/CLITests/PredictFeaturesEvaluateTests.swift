@@ -73,8 +73,9 @@ final class PredictFeaturesEvaluateTests: XCTestCase {
         XCTAssertEqual(one.status, 0, one.stderr)
         XCTAssertEqual(one.stdout.split(separator: "\n").count, 3, one.stdout)
         let none = try ZooBinary.run(["predict", "--weights", Self.weights.path, image("2", "broken.jpg")])
-        XCTAssertNotEqual(none.status, 0)
+        XCTAssertEqual(none.status, 1)
         XCTAssertTrue(none.stderr.contains("broken.jpg"), none.stderr)
+        XCTAssertTrue(none.stderr.contains("none of the 1 image(s) could be read"), none.stderr)
     }
 
     func testFeaturesWritesOneRowPerReadableImageAsNpyCsvAndH5() throws {
@@ -134,6 +135,14 @@ final class PredictFeaturesEvaluateTests: XCTestCase {
         XCTAssertTrue(rows.allSatisfy { $0.count == 6 })
         let counts = rows.dropFirst().map { $0.dropFirst().compactMap { Int($0) } }
         XCTAssertEqual(counts.map { $0.reduce(0, +) }, [2, 2, 2, 0, 0])
+    }
+
+    func testEvaluateRejectsClassFoldersTheModelDoesNotHave() throws {
+        let fixtures = Self.repo.appendingPathComponent("Tests/Fixtures/images/folder").path
+        let r = try ZooBinary.run(["evaluate", "--weights", Self.weights.path, "--data", fixtures,
+                                   "--out", Self.work.appendingPathComponent("unused.csv").path])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("3 class folders (Dog, ant, cat)"), r.stderr)
     }
 
     /// The shape in a .npy header.
