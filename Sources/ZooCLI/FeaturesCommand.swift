@@ -26,7 +26,7 @@ struct FeaturesCommand: ParsableCommand {
     @Option(help: "Instead of a folder: a preprocessed float32 NHWC .npy batch.")
     var input: String?
 
-    @Option(help: "Output: .npy (rows x features), .h5 or .csv (also the label and path of each row).")
+    @Option(help: "Output: .npy (rows x features), .h5 or .csv (also each row's label and path; with --input the row index, no label).")
     var out: String
 
     @Option(help: "Images per batch.")
