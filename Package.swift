@@ -47,7 +47,7 @@ let package = Package(
             path: "Sources/Transfer"),
         .executableTarget(
             name: "ZooCLI",
-            dependencies: ["Engine", "WeightIO", "Zoo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Engine", "WeightIO", "Zoo", "Transfer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/ZooCLI"),
         .testTarget(name: "EngineTests", dependencies: ["Engine"], path: "Tests/EngineTests"),
         .testTarget(name: "WeightIOTests", dependencies: ["WeightIO", "Engine"], path: "Tests/WeightIOTests"),

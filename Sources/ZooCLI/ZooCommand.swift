@@ -6,5 +6,6 @@ struct ZooCommand: ParsableCommand {
         commandName: "zoo",
         abstract: "Classic convolutional networks with Keras- and torchvision-identical numbers.",
         subcommands: [DemoCommand.self, ListCommand.self, SummaryCommand.self, RunCommand.self, InspectCommand.self,
-                      ConvertCommand.self, FetchCommand.self, BenchCommand.self])
+                      ConvertCommand.self, FetchCommand.self, BenchCommand.self,
+                      PredictCommand.self, FeaturesCommand.self, EvaluateCommand.self])
 }

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Transfer
+import WeightIO
+import Zoo
+
+/// `zoo evaluate`: accuracy, per-class precision and recall, and the confusion matrix on an image folder.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Top-1/top-5 accuracy, per-class precision and recall on root/<class>/<image>; writes the confusion matrix as CSV.")
+
+    @Option(help: "Weight file; its recorded architecture, class names and preprocessing are used.")
+    var weights: String
+
+    @Option(help: "Architecture, when the file does not record one (see `zoo list`).")
+    var model: String?
+
+    @Option(help: "Image folder root/<class>/<image>; folders named after the model's classes are matched by name.")
+    var data: String
+
+    @Option(help: "Confusion matrix CSV (rows: true class, columns: predicted).")
+    var out = "confusion.csv"
+
+    @Option(help: "Images per batch.")
+    var batch = 32
+
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+    }
+
+    func run() throws {
+        let loaded = try LoadedModel.load(weights: weights, modelName: model)
+        let folder = try ImageFolder(root: URL(fileURLWithPath: data), pipeline: loaded.pipeline)
+        let outputShape = try loaded.model.outputShape()
+        guard outputShape.count == 2 else {
+            throw CommandFailure("\(loaded.model.architecture): output \(outputShape) has no classes to evaluate")
+        }
+        let classes = outputShape[1]
+        let names = loaded.classNames(count: classes)
+        let toModel = try EvaluateCommand.labelMap(folder: folder.classNames, model: names, data: data)
+        var metrics = MetricAccumulator(classes: classes)
+        let stream = try BatchStream(folder, batchSize: batch)
+        for (i, b) in stream.enumerated() {
+            let p = try loaded.probabilities(try loaded.model.predict(b.inputs))
+            try metrics.add(logits: p, labels: b.labels.map { toModel[$0] }, meanLoss: 0)
+            StandardError.write("\revaluate: batch \(i + 1)/\(stream.batchCount)")
+        }
+        StandardError.write("\n")
+        let report = metrics.report
+        guard report.samples > 0 else { throw CommandFailure("no image of \(data) could be read; \(stream.summary)") }
+        print(String(format: "top-1 accuracy: %.2f%% (%d images)", report.top1 * 100, report.samples))
+        print(String(format: "top-%d accuracy: %.2f%%", min(5, classes), report.top5 * 100))
+        let width = max(5, names.map(\.count).max() ?? 0)
+        print("class".padding(toLength: width, withPad: " ", startingAt: 0) + "  precision  recall  images")
+        let precision = report.precision, recall = report.recall
+        for c in 0..<classes {
+            let images = report.confusion[c].reduce(0, +)
+            print(names[c].padding(toLength: width, withPad: " ", startingAt: 0)
+                + String(format: "  %9.4f  %6.4f  %6d", precision[c], recall[c], images))
+        }
+        var csv = "true\\predicted" + names.map { "," + FeatureFormat.csvField($0) }.joined() + "\n"
+        for c in 0..<classes {
+            csv += FeatureFormat.csvField(names[c]) + report.confusion[c].map { ",\($0)" }.joined() + "\n"
+        }
+        try AtomicFile.write(Data(csv.utf8), to: URL(fileURLWithPath: out))
+        print("wrote \(out): \(classes)x\(classes) confusion matrix; \(stream.summary)")
+    }
+
+    /// Folder label -> model output index: by class name when every folder is one of the model's
+    /// classes, else by position when the counts agree.
+    static func labelMap(folder: [String], model: [String], data: String) throws -> [Int] {
+        let index = Dictionary(model.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let byName = folder.compactMap { index[$0] }
+        if byName.count == folder.count { return byName }
+        guard folder.count == model.count else {
+            throw CommandFailure("\(data) has \(folder.count) class folders (\(folder.joined(separator: ", "))) "
+                + "that are not among the model's \(model.count) classes")
+        }
+        return Array(0..<folder.count)
+    }
+}
