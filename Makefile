@@ -20,7 +20,7 @@ demo: build
 	$(BIN) demo
 
 bench: build
-	$(BIN) bench-layers
+	$(BIN) bench
 
 clean:
 	rm -rf .build
