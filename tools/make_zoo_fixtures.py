@@ -646,12 +646,14 @@ def resnet_twin(name, seed, d):
                lambda m: {"pool1": m.maxpool, "avg_pool": m.avgpool}, seed, 32)
 
 
-def vgg16_bn_twin(seed, d, hidden, size):
-    cfg = [v if v == "M" else v // d for v in cfgs["D"]]
-    spec = {"name": "vgg16-bn", "architecture": "vgg16-bn", "reference": "torchvision", "channel_divisor": d,
-            "block_filters": [64 // d, 128 // d, 256 // d, 512 // d, 512 // d], "block_counts": [2, 2, 3, 3, 3],
+def vgg_bn_twin(name, seed, d, hidden, size):
+    depth = 16 if name == "vgg16-bn" else 19
+    cfg = [v if v == "M" else v // d for v in cfgs["D" if depth == 16 else "E"]]
+    spec = {"name": name, "architecture": name, "reference": "torchvision", "channel_divisor": d,
+            "block_filters": [64 // d, 128 // d, 256 // d, 512 // d, 512 // d],
+            "block_counts": [2, 2, 3, 3, 3] if depth == 16 else [2, 2, 4, 4, 4],
             "hidden_units": hidden, "classes": CLASSES, "bn_epsilon": 1e-5, "adaptive_pool": [7, 7]}
-    torch_twin("vgg16-bn", spec, lambda: NarrowVGG(make_layers(cfg, batch_norm=True), cfg[-2], hidden, CLASSES),
+    torch_twin(name, spec, lambda: NarrowVGG(make_layers(cfg, batch_norm=True), cfg[-2], hidden, CLASSES),
                lambda m: {"fc2": m.classifier[4]}, seed, size)
 
 
@@ -740,17 +742,19 @@ TWINS = {
     "resnet34": lambda: resnet_twin("resnet34", 34, d=32),
     "resnet50": lambda: resnet_twin("resnet50", 50, d=32),
     "resnet101": lambda: resnet_twin("resnet101", 101, d=64),
+    "resnet152": lambda: resnet_twin("resnet152", 152, d=64),
     "resnet50-keras": lambda: resnet50_keras_twin(5050, d=32),
     "vgg16": lambda: vgg_keras_twin("vgg16", 16, d=32, size=64),
     "vgg19": lambda: vgg_keras_twin("vgg19", 19, d=32, size=32),
-    "vgg16-bn": lambda: vgg16_bn_twin(1616, d=32, hidden=32, size=64),
+    "vgg16-bn": lambda: vgg_bn_twin("vgg16-bn", 1616, d=32, hidden=32, size=64),
+    "vgg19-bn": lambda: vgg_bn_twin("vgg19-bn", 1919, d=32, hidden=32, size=32),
     "googlenet": lambda: googlenet_twin(22, d=16, size=64),
     "alexnet": lambda: alexnet_twin(7, d=16, size=63),
     "lenet5": lambda: lenet5_twin(5),
     "alexnet-caffe": lambda: alexnet_caffe_twin(227, d=16, size=71),
     "googlenet-caffe": lambda: googlenet_caffe_twin(224, d=16, size=64),
 }
-DEFAULT_TWINS = [n for n in TWINS if n != "resnet101"]
+DEFAULT_TWINS = list(TWINS)
 
 
 def main(names):
