@@ -369,8 +369,8 @@ def run_torch(model, x_nhwc, taps):
 
 # ---------------------------------------------------------------- Keras twins
 
-def keras_resnet50(d, classes, size):
-    """keras.applications ResNet50 (v1) with filters divided by `d`: Keras's own stack code."""
+def keras_resnet50(d, classes, size, blocks=(3, 4, 6, 3), name="resnet50"):
+    """keras.applications ResNet50/101/152 (v1) with filters divided by `d`: Keras's own stack code."""
     import keras
     from keras import layers
     from keras.src.applications.resnet import stack_residual_blocks_v1 as stack
@@ -382,13 +382,13 @@ def keras_resnet50(d, classes, size):
     x = layers.Activation("relu", name="conv1_relu")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
     x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    x = stack(x, 64 // d, 3, stride1=1, name="conv2")
-    x = stack(x, 128 // d, 4, name="conv3")
-    x = stack(x, 256 // d, 6, name="conv4")
-    x = stack(x, 512 // d, 3, name="conv5")
+    x = stack(x, 64 // d, blocks[0], stride1=1, name="conv2")
+    x = stack(x, 128 // d, blocks[1], name="conv3")
+    x = stack(x, 256 // d, blocks[2], name="conv4")
+    x = stack(x, 512 // d, blocks[3], name="conv5")
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     x = layers.Dense(classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, x, name="resnet50")
+    return keras.Model(inputs, x, name=name)
 
 
 def keras_vgg(blocks, d, hidden, classes, size):
@@ -477,12 +477,13 @@ def run_keras(model, x, taps):
     return values[0], dict(zip(taps, values[1:]))
 
 
-def save_keras_weights(model, directory):
+def save_keras_weights(model, directory, legacy=True):
     from keras.src.legacy.saving import legacy_h5_format
 
     model.save_weights(os.path.join(directory, "weights.weights.h5"))
-    with h5py.File(os.path.join(directory, "weights.h5"), "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+    if legacy:
+        with h5py.File(os.path.join(directory, "weights.h5"), "w") as f:
+            legacy_h5_format.save_weights_to_hdf5_group(f, model)
 
 
 # ---------------------------------------------------------------- twins
@@ -540,7 +541,7 @@ def verify_torch_roundtrip(arch, build, weights, x, expected):
     assert np.array_equal(out, expected), f"{weights}: round trip changes the output"
 
 
-def keras_twin(name, spec, build, taps, seed, size, channels=3):
+def keras_twin(name, spec, build, taps, seed, size, channels=3, legacy=True):
     rng = np.random.default_rng(seed)
     model = build()
     calibration = rng.standard_normal((8, size, size, channels)).astype(np.float32)
@@ -548,8 +549,8 @@ def keras_twin(name, spec, build, taps, seed, size, channels=3):
     x = rng.standard_normal((BATCH, size, size, channels)).astype(np.float32)
     out, tapped = run_keras(model, x, taps)
     directory = prepare(name)
-    save_keras_weights(model, directory)
-    for file in ["weights.weights.h5", "weights.h5"]:
+    save_keras_weights(model, directory, legacy)
+    for file in ["weights.weights.h5"] + (["weights.h5"] if legacy else []):
         fresh = build()
         fresh.load_weights(os.path.join(directory, file))
         again, _ = run_keras(fresh, x, [])
@@ -676,12 +677,15 @@ def googlenet_twin(seed, d, size):
                seed, size)
 
 
-def resnet50_keras_twin(seed, d):
-    spec = {"name": "resnet50-keras", "architecture": "resnet50-keras", "reference": "keras", "channel_divisor": d,
+def resnet50_keras_twin(seed, d, depth=50):
+    """The deep ones (101, 152) keep only the Keras 3 file: Keras writes ~2.5 KB of HDF5 per layer."""
+    name = f"resnet{depth}-keras"
+    blocks = {50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}[depth]
+    spec = {"name": name, "architecture": name, "reference": "keras", "channel_divisor": d,
             "conv1_filters": 64 // d, "stage_filters": [64 // d, 128 // d, 256 // d, 512 // d], "expansion": 4,
-            "block_counts": [3, 4, 6, 3], "classes": CLASSES, "bn_epsilon": 1.001e-5}
-    keras_twin("resnet50-keras", spec, lambda: keras_resnet50(d, CLASSES, 32),
-               ["pool1_pool", "conv2_block1_out", "avg_pool"], seed, 32)
+            "block_counts": blocks, "classes": CLASSES, "bn_epsilon": 1.001e-5}
+    keras_twin(name, spec, lambda: keras_resnet50(d, CLASSES, 32, blocks, f"resnet{depth}"),
+               ["pool1_pool", "conv2_block1_out", "avg_pool"], seed, 32, legacy=depth == 50)
 
 
 def vgg_keras_twin(name, seed, d, size):
@@ -744,6 +748,8 @@ TWINS = {
     "resnet101": lambda: resnet_twin("resnet101", 101, d=64),
     "resnet152": lambda: resnet_twin("resnet152", 152, d=64),
     "resnet50-keras": lambda: resnet50_keras_twin(5050, d=32),
+    "resnet101-keras": lambda: resnet50_keras_twin(101101, d=64, depth=101),
+    "resnet152-keras": lambda: resnet50_keras_twin(152152, d=64, depth=152),
     "vgg16": lambda: vgg_keras_twin("vgg16", 16, d=32, size=64),
     "vgg19": lambda: vgg_keras_twin("vgg19", 19, d=32, size=32),
     "vgg16-bn": lambda: vgg_bn_twin("vgg16-bn", 1616, d=32, hidden=32, size=64),

@@ -47,7 +47,7 @@ final class TwinParityTests: XCTestCase {
         let covered = Set(try twins().map { $0.1.architecture })
         let expected: Set = ["alexnet", "alexnet-caffe", "vgg16", "vgg19", "vgg16-bn", "googlenet", "googlenet-caffe",
                              "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet50-keras", "lenet5",
-                             "vgg19-bn"]
+                             "vgg19-bn", "resnet101-keras", "resnet152-keras"]
         XCTAssertEqual(covered.intersection(expected), expected, "missing twins: \(expected.subtracting(covered))")
     }
 
