@@ -37,7 +37,8 @@ extension Model {
     }
 
     /// Loads weights from `url` (Keras legacy `.h5`, Keras 3 `.weights.h5` or `.keras`, ConvZoo files),
-    /// in Keras's layer order when matching by position, and takes the file's class names.
+    /// in Keras's layer order when matching by position, and takes the file's class names,
+    /// preprocessing and resize transform.
     ///
     /// A file written for the other flavour of the same network (torchvision's `resnet50` into
     /// `resnet50-keras`, say) fails with an error that names the architecture it fits.
@@ -54,7 +55,10 @@ extension Model {
         }
         do {
             let report = try WeightLoader.load(file, into: network, options: options)
+            // The file says how its inputs were prepared; that is what the weights expect.
             if let names = file.metadata.classNames { classNames = names }
+            if let p = file.metadata.preprocessing { preprocessing = p }
+            if let r = file.metadata.resizeTransform { resizeTransform = r }
             return report
         } catch let error as WeightLoadError {
             if let sibling = try siblingThatFits(url, options: options) {

@@ -15,6 +15,14 @@ struct LoadedModel {
     /// transform and input size. Without a file: the named architecture with its seeded weights.
     static func load(weights: String?, modelName: String?, shape: ModelOptions = ModelOptions(),
                      inputSize: (height: Int, width: Int)? = nil) throws -> LoadedModel {
+        let model = try build(weights: weights, modelName: modelName, shape: shape, inputSize: inputSize)
+        return LoadedModel(model: model, pipeline: try ImagePipeline(model: model))
+    }
+
+    /// The model of `load`, without an image pipeline (for commands that take tensors); the load
+    /// report goes to stderr.
+    static func build(weights: String?, modelName: String?, shape: ModelOptions = ModelOptions(),
+                      inputSize: (height: Int, width: Int)? = nil) throws -> Model {
         let url = weights.map { URL(fileURLWithPath: $0) }
         let metadata = try url.map { try WeightFile.open($0).metadata }
         guard let name = modelName ?? metadata?.architecture else {
@@ -32,10 +40,8 @@ struct LoadedModel {
         if let url {
             let report = try model.loadWeights(from: url)
             FileHandle.standardError.write(Data((report.description + "\n").utf8))
-            if let p = metadata?.preprocessing { model.preprocessing = p }
-            if let r = metadata?.resizeTransform { model.resizeTransform = r }
         }
-        return LoadedModel(model: model, pipeline: try ImagePipeline(model: model))
+        return model
     }
 
     /// Class names in output order: the file's, else ImageNet's for 1000 classes, else the indices.

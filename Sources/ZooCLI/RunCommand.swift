@@ -31,14 +31,8 @@ struct RunCommand: ParsableCommand {
         guard x.rank == 4 else {
             throw ValidationError("\(input): expected a (batch, height, width, channels) array, got shape \(x.shape)")
         }
-        var options = try shape.modelOptions()
-        options.inputSize = (x.shape[1], x.shape[2])
-        if let weights { options = try options.adjusted(toWeights: URL(fileURLWithPath: weights)) }
-        let m = try Catalog.architecture(named: model).make(options)
-        if let weights {
-            let report = try m.loadWeights(from: URL(fileURLWithPath: weights))
-            FileHandle.standardError.write(Data((report.description + "\n").utf8))
-        }
+        let m = try LoadedModel.build(weights: weights, modelName: model, shape: shape.modelOptions(),
+                                      inputSize: (x.shape[1], x.shape[2]))
         let y = try layer.map { try m.output(at: $0, for: x) } ?? m.predict(x)
         try AtomicFile.write(NPY.encode(y), to: URL(fileURLWithPath: out))
         print("wrote \(out): shape \(y.shape)")
