@@ -143,6 +143,12 @@ public final class Model {
         }
     }
 
+    /// The name of the classifier layer (the dense layer with one unit per class), nil without a top.
+    public var classifierLayer: String? {
+        guard options.includeTop, let last = weightedLayers.last as? Dense else { return nil }
+        return last.name
+    }
+
     /// Every weight of the model, Keras's "Total params".
     public var totalParameters: Int { network.parameterCount }
     /// Weights that training may update (torchvision's parameter count).

@@ -1,8 +1,19 @@
 import Foundation
 
+/// Labelled samples a trainer draws mini-batches from: held in memory (`LabeledData`) or read
+/// from files batch by batch (the transfer module's image folders).
+public protocol TrainingData {
+    /// The number of samples; batches name samples by position 0..<count.
+    var count: Int { get }
+    var classes: Int { get }
+    /// Calls `body` with the batch of each list of positions, in order. A source that reads files
+    /// may leave out a sample it cannot read (and report it); it never calls `body` with an empty batch.
+    func forEachBatch(_ batches: [[Int]], _ body: (Batch) throws -> Void) throws
+}
+
 /// Samples with one class label each, stacked on the first axis: NHWC images (n, h, w, c) or
 /// feature vectors (n, features).
-public struct LabeledData {
+public struct LabeledData: TrainingData {
     public var inputs: Tensor
     public var labels: [Int]
     public let classes: Int
@@ -40,6 +51,10 @@ public struct LabeledData {
     /// The samples at `indices` as a mini-batch with hard labels.
     public func batch(_ indices: [Int]) throws -> Batch {
         Batch(inputs: try gather(indices), labels: indices.map { labels[$0] }, classes: classes)
+    }
+
+    public func forEachBatch(_ batches: [[Int]], _ body: (Batch) throws -> Void) throws {
+        for indices in batches { try body(try batch(indices)) }
     }
 
     /// Every sample as one feature vector, (n, features), for a multilayer perceptron.

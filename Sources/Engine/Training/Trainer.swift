@@ -91,7 +91,7 @@ public final class Trainer {
     /// Trains until `epochs` epochs are complete in total (Keras's `epochs` with `initial_epoch`
     /// = the epochs already done), or a callback stops it. Returns the records of this call's epochs.
     @discardableResult
-    public func fit(_ training: LabeledData, validation: LabeledData? = nil, epochs: Int) throws -> [EpochRecord] {
+    public func fit(_ training: TrainingData, validation: TrainingData? = nil, epochs: Int) throws -> [EpochRecord] {
         guard configuration.batchSize > 0, configuration.evaluationBatchSize > 0 else {
             throw TrainingError("batch sizes must be positive, got \(configuration.batchSize) and "
                 + "\(configuration.evaluationBatchSize)")
@@ -111,10 +111,12 @@ public final class Trainer {
     }
 
     /// Loss and metrics of the model in inference mode over `data`.
-    public func evaluate(_ data: LabeledData) throws -> ClassificationReport {
+    public func evaluate(_ data: TrainingData) throws -> ClassificationReport {
         var metrics = MetricAccumulator(classes: data.classes)
-        for start in stride(from: 0, to: data.count, by: configuration.evaluationBatchSize) {
-            let batch = try data.batch(Array(start..<min(data.count, start + configuration.evaluationBatchSize)))
+        let batches = stride(from: 0, to: data.count, by: configuration.evaluationBatchSize).map {
+            Array($0..<min(data.count, $0 + configuration.evaluationBatchSize))
+        }
+        try data.forEachBatch(batches) { batch in
             let output = try model.forward(batch.inputs, mode: .inference)
             let result = try loss(output, batch.lossTarget)
             try metrics.add(logits: output, labels: batch.labels, meanLoss: result.value)
@@ -122,7 +124,7 @@ public final class Trainer {
         return metrics.report
     }
 
-    private func runEpoch(_ training: LabeledData, validation: LabeledData?) throws {
+    private func runEpoch(_ training: TrainingData, validation: TrainingData?) throws {
         let started = DispatchTime.now().uptimeNanoseconds
         let number = epoch + 1
         let learningRate = optimizer.groups.first?.learningRate ?? 0
@@ -135,17 +137,19 @@ public final class Trainer {
             batches.removeLast()
         }
         var metrics = MetricAccumulator(classes: training.classes)
-        for (b, indices) in batches.enumerated() {
-            var batch = try training.batch(indices)
+        var b = 0
+        try training.forEachBatch(batches) { drawn in
+            var batch = drawn
+            b += 1
             for augmentation in augmentations { try augmentation.apply(to: &batch, generator: augmentationGenerator) }
-            let position = NonFiniteError.Position(epoch: number, batch: b + 1)
+            let position = NonFiniteError.Position(epoch: number, batch: b)
             let stepLoss = try step(batch, at: position)
             try metrics.add(logits: stepLoss.output, labels: batch.labels, meanLoss: stepLoss.value)
             if case .perBatch(let scheduler) = schedule {
                 scheduler.step()
                 scheduleSteps += 1
             }
-            let record = BatchRecord(epoch: number, batch: b + 1, batchesInEpoch: batches.count, samples: indices.count,
+            let record = BatchRecord(epoch: number, batch: b, batchesInEpoch: batches.count, samples: batch.count,
                                      loss: stepLoss.value, learningRate: optimizer.groups.first?.learningRate ?? 0)
             for c in callbacks { try c.batchEnded(self, record) }
         }

@@ -23,12 +23,17 @@ public struct LoadOptions: Sendable {
     /// Maps a file's layer name to the model's before matching by name (e.g. the original
     /// Keras ResNet50 file's `res2a_branch2a` to `conv2_block1_1_conv`).
     public var renameFileLayer: (@Sendable (String) -> String)?
+    /// Model layers that keep the weights they were built with, e.g. a new classifier head for
+    /// another number of classes: the file's layer for each is matched as usual (so positions and
+    /// keys stay aligned) but neither checked nor loaded, and a file without it is no mismatch.
+    public var freshLayers: Set<String>
 
     public init(mode: LoadMode = .strict, minimumMatchedShare: Double = 0.5,
-                renameFileLayer: (@Sendable (String) -> String)? = nil) {
+                renameFileLayer: (@Sendable (String) -> String)? = nil, freshLayers: Set<String> = []) {
         self.mode = mode
         self.minimumMatchedShare = minimumMatchedShare
         self.renameFileLayer = renameFileLayer
+        self.freshLayers = freshLayers
     }
 }
 
@@ -92,6 +97,8 @@ public struct LoadReport: Equatable, CustomStringConvertible {
     public internal(set) var shapeMismatches: [ShapeMismatch] = []
     public internal(set) var countMismatches: [CountMismatch] = []
     public internal(set) var nonFinite: [NonFinite] = []
+    /// Model layers left as built on request (`LoadOptions.freshLayers`), in model order.
+    public internal(set) var fresh: [String] = []
 
     /// True when every model layer got its weights and nothing was skipped.
     public var isComplete: Bool {
@@ -106,6 +113,7 @@ public struct LoadReport: Equatable, CustomStringConvertible {
         if !renamed.isEmpty {
             lines.append("  matched across names: " + renamed.map { "\($0.layer) <- \($0.fileLayer)" }.joined(separator: ", "))
         }
+        if !fresh.isEmpty { lines.append("  new, left as built: " + fresh.joined(separator: ", ")) }
         if !inFileNotInModel.isEmpty { lines.append("  in the file, not in the model: " + inFileNotInModel.joined(separator: ", ")) }
         if !inModelNotInFile.isEmpty { lines.append("  in the model, not in the file: " + inModelNotInFile.joined(separator: ", ")) }
         for m in countMismatches {

@@ -135,6 +135,8 @@ private struct Plan {
         var position: [String: Int] = [:]
         for (i, layer) in model.allLayers.enumerated() where position[layer.name] == nil { position[layer.name] = i }
         report.loaded.sort { position[$0.layer, default: .max] < position[$1.layer, default: .max] }
+        var seen = Set<String>()
+        report.fresh = model.allLayers.map(\.name).filter { options.freshLayers.contains($0) && seen.insert($0).inserted }
     }
 
     private mutating func match() throws {
@@ -174,7 +176,8 @@ private struct Plan {
             m.pairs.append((u, fileLayer))
             for id in u.covers { covered[id, default: 0] += 1 }
         }
-        let missing = weightedLayers.filter { covered[ObjectIdentifier($0)] == nil }.map(\.name)
+        let missing = weightedLayers.filter { covered[ObjectIdentifier($0)] == nil && !options.freshLayers.contains($0.name) }
+            .map(\.name)
         m.isComplete = unmatched.isEmpty && missing.isEmpty && covered.values.allSatisfy { $0 == 1 }
             && m.pairs.allSatisfy { !$0.0.parameters.isEmpty }
         report.inFileNotInModel = unmatched
@@ -195,7 +198,8 @@ private struct Plan {
             for layer in source { if let key = layer.keras3Key { byKey[key] = layer } }
             let keyed = units.map { u in (u, keys[ObjectIdentifier(u.layer)].flatMap { byKey[$0] }) }
             let taken = Set(keyed.compactMap { $0.1?.keras3Key })
-            report.inModelNotInFile = keyed.filter { $0.1 == nil }.map { $0.0.layer.name }
+            report.inModelNotInFile = keyed.filter { $0.1 == nil && !options.freshLayers.contains($0.0.layer.name) }
+                .map { $0.0.layer.name }
             report.inFileNotInModel = source.filter { !taken.contains($0.keras3Key ?? "") }.map(\.name)
             guard report.inModelNotInFile.isEmpty && report.inFileNotInModel.isEmpty else {
                 throw failure("the model's layers with weights and the file's Keras 3 keys do not match: "
@@ -203,7 +207,7 @@ private struct Plan {
                               + "file layers without a model layer: \(list(report.inFileNotInModel)) "
                               + "(the model has \(units.count) layers with weights, the file \(source.count))")
             }
-            try pair(keyed.map { ($0.0, $0.1!) }, skipping: false)
+            try pair(keyed.compactMap { u, l in l.map { (u, $0) } }, skipping: false)
             return
         }
         guard units.count == source.count else {
@@ -218,6 +222,10 @@ private struct Plan {
     mutating func pair(_ pairs: [(Unit, SourceLayer)], skipping: Bool) throws {
         for (u, fileLayer) in pairs {
             let name = u.layer.name
+            if options.freshLayers.contains(name) {
+                report.fresh.append(name)
+                continue
+            }
             guard u.parameters.count == fileLayer.weights.count else {
                 report.countMismatches.append(.init(layer: name, fileLayer: fileLayer.name, path: fileLayer.path,
                                                     expected: u.parameters.map(\.name), found: fileLayer.weights.map(\.name)))
@@ -253,7 +261,8 @@ private struct Plan {
         if skipping {
             // Layers that lost any weight to a mismatch count as not loaded.
             let loadedNames = Set(report.loaded.map(\.layer))
-            for (u, _) in pairs where !loadedNames.contains(u.layer.name) && !report.inModelNotInFile.contains(u.layer.name) {
+            for (u, _) in pairs where !loadedNames.contains(u.layer.name) && !report.inModelNotInFile.contains(u.layer.name)
+                && !options.freshLayers.contains(u.layer.name) {
                 report.inModelNotInFile.append(u.layer.name)
             }
         }

@@ -1,0 +1,138 @@
+import Engine
+import Foundation
+import WeightIO
+import Zoo
+
+/// Settings of a fine-tuning run; the defaults are `zoo finetune`'s.
+public struct FineTuneSettings {
+    public var epochs = 10
+    public var batchSize = 32
+    public var optimizer = OptimizerChoice.adam
+    /// The learning rate of the new layers.
+    public var learningRate = 1e-3
+    /// The learning rate of pre-trained layers that train; nil: `learningRate / 10`.
+    public var trunkLearningRate: Double?
+    public var augmentations: [AugmentationChoice] = []
+    /// The share of each class held out for validation (0: none).
+    public var validationFraction = 0.2
+    /// Stop once the validation loss has not improved for this many epochs (nil: never).
+    public var earlyStopPatience: Int?
+    /// Seeds the split, shuffling, augmentation and dropout.
+    public var seed: UInt64 = 0
+    /// Train the head on trunk features computed once, when the plan allows it.
+    public var cacheFeatures = true
+
+    public init() {}
+}
+
+/// What a fine-tuning run did.
+public struct FineTuneResult {
+    public let history: [EpochRecord]
+    /// The epoch whose weights the output file holds, and its monitored figure.
+    public let bestEpoch: Int
+    public let best: Double
+    public let monitor: Monitor
+    /// Samples trained and validated on (unreadable ones excluded).
+    public let trainingSamples: Int
+    public let validationSamples: Int
+    /// Seconds spent computing trunk features, when they were cached.
+    public let featureSeconds: Double?
+    public let stopReason: String?
+    /// Samples left out because they could not be read.
+    public let skipped: [String]
+}
+
+/// Fine-tunes a zoo model on a labelled dataset: a stratified validation split, the freezing
+/// plan, two learning rates, augmentation, validation each epoch, the best epoch's weights written
+/// to the output file (with class names and preprocessing), checkpoints each epoch and resume.
+///
+/// When no augmentation is asked for and the bottom of the network is frozen, the trunk's
+/// outputs are computed once per sample (`TrunkSplit`) and only the head runs each step.
+public final class FineTuner {
+    public let model: Model
+    public let plan: FreezePlan
+    public let settings: FineTuneSettings
+    /// Called with each status line (the split, the cache, the outcome).
+    public var log: (String) -> Void = { print($0) }
+    /// Extra callbacks (a progress display, plots), run before the checkpoint is written.
+    public var callbacks: [TrainingCallback] = []
+
+    public init(model: Model, plan: FreezePlan, settings: FineTuneSettings) {
+        self.model = model
+        self.plan = plan
+        self.settings = settings
+    }
+
+    /// Trains on `dataset`, writes the best epoch's model to `output` and a checkpoint each epoch
+    /// under `checkpoints`; with `resume`, continues from the newest checkpoint there.
+    public func run(on dataset: LabeledDataset, output: URL, checkpoints: URL, resume: Bool = false) throws -> FineTuneResult {
+        let classes = dataset.classNames.count
+        guard try model.outputShape() == [1, classes] else {
+            throw TransferError("\(model.architecture) outputs \(try model.outputShape()), the dataset has \(classes) classes")
+        }
+        model.classNames = dataset.classNames
+        try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
+        plan.apply()
+        let split = try StratifiedSplit(labels: dataset.labels, validationFraction: settings.validationFraction,
+                                        seed: settings.seed)
+        log("data: \(dataset.count) samples of \(classes) classes; \(split.train.count) for training, "
+            + "\(split.validation.count) for validation (stratified, seed \(settings.seed))")
+        if settings.earlyStopPatience != nil && split.validation.isEmpty {
+            throw TransferError("early stopping watches the validation loss; give a validation split above 0")
+        }
+        let streamedTraining = StreamedData(dataset, indices: split.train, classes: classes)
+        let streamedValidation = split.validation.isEmpty ? nil : StreamedData(dataset, indices: split.validation, classes: classes)
+
+        var network: Layer = model.network
+        var training: TrainingData = streamedTraining
+        var validation: TrainingData? = streamedValidation
+        var featureSeconds: Double?
+        let cut = settings.cacheFeatures && settings.augmentations.isEmpty ? TrunkSplit(model.network) : nil
+        if let cut {
+            let started = Stopwatch.now()
+            let features = try TrunkFeatures(trunk: cut.trunk, batchSize: settings.batchSize)
+            training = try features.compute(streamedTraining)
+            validation = try streamedValidation.map { try features.compute($0) }
+            featureSeconds = Stopwatch.now() - started
+            network = cut.head
+            log(String(format: "cached trunk features: %@ per sample below '%@', %.1f s; only the head (%@) runs each step",
+                       (training as! LabeledData).sampleShape.map(String.init).joined(separator: "x"), cut.trunk.layers.last!.name,
+                       featureSeconds!, cut.head.layers.map(\.name).joined(separator: ", ")))
+        }
+
+        let trunkRate = settings.trunkLearningRate ?? settings.learningRate / 10
+        var groups: [ParameterGroup] = []
+        if !plan.head.isEmpty { groups.append(ParameterGroup(plan.head, learningRate: settings.learningRate)) }
+        if !plan.trunk.isEmpty { groups.append(ParameterGroup(plan.trunk, learningRate: trunkRate)) }
+        guard !groups.isEmpty else { throw TransferError("nothing to train: every layer is frozen") }
+        let optimizer = try settings.optimizer.make(groups: groups, learningRate: settings.learningRate)
+        let augmentations = settings.augmentations.map { $0.make(height: model.inputShape[0], width: model.inputShape[1]) }
+
+        let monitor: Monitor = validation == nil ? .trainingLoss : .validationLoss
+        let saver = BestModelSaver(monitor: monitor) { [model] _ in try model.saveWeights(to: output) }
+        var all: [TrainingCallback] = callbacks + [saver]
+        if let patience = settings.earlyStopPatience {
+            all.append(EarlyStopping(monitor: .validationLoss, patience: patience, restoreBest: true))
+        }
+        all.append(Checkpointer(directory: checkpoints, keep: 1))
+        let trainer = Trainer(model: network, loss: SoftmaxCrossEntropy(), optimizer: optimizer,
+                              configuration: TrainingConfiguration(batchSize: settings.batchSize, seed: settings.seed,
+                                                                   evaluationBatchSize: settings.batchSize),
+                              augmentations: augmentations, callbacks: all)
+        if resume {
+            guard let latest = Checkpointer.latest(in: checkpoints) else {
+                throw TransferError("--resume: no checkpoint in \(checkpoints.path)")
+            }
+            try trainer.resume(from: latest)
+            log("resumed from \(latest.path) after epoch \(trainer.epoch)")
+        }
+        try trainer.fit(training, validation: validation, epochs: settings.epochs)
+        guard saver.bestEpoch > 0 else { throw TransferError("no epoch was trained (\(trainer.epoch) done already)") }
+        let trained = (training as? LabeledData)?.count ?? streamedTraining.count - streamedTraining.skipped.count
+        let validated = validation.map { ($0 as? LabeledData)?.count ?? $0.count - streamedValidation!.skipped.count } ?? 0
+        return FineTuneResult(history: trainer.history, bestEpoch: saver.bestEpoch, best: saver.best, monitor: monitor,
+                              trainingSamples: trained, validationSamples: validated, featureSeconds: featureSeconds,
+                              stopReason: trainer.stopReason,
+                              skipped: streamedTraining.skipped + (streamedValidation?.skipped ?? []))
+    }
+}

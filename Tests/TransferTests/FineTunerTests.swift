@@ -1,0 +1,154 @@
+import Engine
+import Foundation
+@testable import Transfer
+import WeightIO
+import XCTest
+import Zoo
+
+/// Fine-tuning through the Swift API on the torchvision ResNet-18 and VGG16-BN twins and their
+/// weight files: the new head, freezing (frozen BatchNorm statistics bit-identical), two
+/// learning rates, the trunk-feature cache and the file written.
+final class FineTunerTests: XCTestCase {
+    var work: URL!
+
+    override func setUpWithError() throws {
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-finetuner-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: work) }
+
+    /// A twin with `classes` outputs (logits) and its pre-trained file loaded around a new head.
+    func twin(_ name: String, divisor: Int, hidden: Int? = nil, classes: Int = 3,
+              size: Int = 32) throws -> (Model, LoadReport) {
+        var o = ModelOptions(classes: classes, classifierActivation: .linear, inputSize: (size, size))
+        o.channelDivisor = divisor
+        o.hiddenUnits = hidden
+        RandomGenerator.global.reseed(5)
+        let model = try Catalog.architecture(named: name).make(o)
+        let head = try XCTUnwrap(model.classifierLayer)
+        let report = try model.loadWeights(from: fixtureURL("zoo/\(name)/weights.h5"), options: LoadOptions(freshLayers: [head]))
+        return (model, report)
+    }
+
+    /// 30 seeded images of 3 classes whose mean brightness depends on the class (learnable).
+    func dataset(size: Int = 32) throws -> TensorDataset {
+        let n = 30, generator = RandomGenerator(seed: 11)
+        var x = Tensor(uninitialized: [n, size, size, 3])
+        let p = x.mutableData()
+        let labels = (0..<n).map { $0 % 3 }
+        for i in 0..<n {
+            for j in 0..<(size * size * 3) { p[i * size * size * 3 + j] = generator.nextFloat() + Float(labels[i]) * 0.5 }
+        }
+        return try TensorDataset(inputs: x, labels: labels, classNames: ["ant", "bee", "cat"])
+    }
+
+    func values(_ layers: [Layer]) -> [[Float]] { layers.flatMap { $0.weights.map { Array($0.value.scalars) } } }
+
+    func testDefaultTrainsOnlyTheNewHeadAndFrozenBatchNormStaysBitIdentical() throws {
+        let (model, report) = try twin("resnet18", divisor: 16)
+        XCTAssertEqual(report.fresh, ["predictions"])
+        let plan = try FreezePlan(model: model, newLayers: Set(report.fresh))
+        XCTAssertEqual(plan.trainable.map(\.name), ["predictions"])
+        let trunk = plan.frozen
+        XCTAssertTrue(trunk.contains { $0 is BatchNorm })
+        let before = values(trunk), headBefore = values(plan.trainable)
+        var settings = FineTuneSettings()
+        settings.epochs = 2
+        settings.batchSize = 8
+        settings.augmentations = [.flip]  // no cache: the whole network runs in training mode every step
+        let tuner = FineTuner(model: model, plan: plan, settings: settings)
+        tuner.log = { _ in }
+        let out = work.appendingPathComponent("tuned.h5")
+        let result = try tuner.run(on: try dataset(), output: out, checkpoints: work.appendingPathComponent("ckpt"))
+        XCTAssertNil(result.featureSeconds)
+        XCTAssertEqual(result.history.count, 2)
+        XCTAssertEqual(values(trunk), before, "frozen weights and BatchNorm statistics are bit-identical")
+        XCTAssertNotEqual(values(plan.trainable), headBefore)
+
+        // The file holds the best epoch with the dataset's class names and the model's preprocessing.
+        let file = try WeightFile.open(out)
+        XCTAssertEqual(file.metadata.classNames, ["ant", "bee", "cat"])
+        XCTAssertEqual(file.metadata.preprocessing, "torch")
+        XCTAssertEqual(file.metadata.architecture, "resnet18")
+        let (reloaded, _) = try twin("resnet18", divisor: 16)
+        try reloaded.loadWeights(from: out)
+        XCTAssertEqual(reloaded.classNames, ["ant", "bee", "cat"])
+        XCTAssertEqual(values(reloaded.network.allLayers.filter { $0 is BatchNorm }),
+                       values(model.network.allLayers.filter { $0 is BatchNorm }))
+    }
+
+    func testTrainableFromOpensLaterBlocksAtTheTrunkRateAndKeepsEarlierStatistics() throws {
+        let (model, report) = try twin("resnet18", divisor: 16)
+        let plan = try FreezePlan(model: model, newLayers: Set(report.fresh), trainableFrom: "conv5_block1")
+        XCTAssertEqual(plan.head.count, 2, "predictions kernel and bias")
+        XCTAssertTrue(plan.trainable.contains { $0.name == "conv5_block2_2_bn" })
+        XCTAssertFalse(plan.trainable.contains { $0.name.hasPrefix("conv4") })
+        let earlier = plan.frozen, before = values(earlier)
+        let opened = plan.trainable.filter { $0 is BatchNorm }, openedBefore = values(opened)
+        var settings = FineTuneSettings()
+        settings.epochs = 1
+        settings.batchSize = 10
+        let tuner = FineTuner(model: model, plan: plan, settings: settings)
+        tuner.log = { _ in }
+        let result = try tuner.run(on: try dataset(), output: work.appendingPathComponent("t.h5"),
+                                   checkpoints: work.appendingPathComponent("ckpt"))
+        XCTAssertNotNil(result.featureSeconds, "conv1..conv4 are frozen: their features are cached")
+        XCTAssertEqual(values(earlier), before)
+        XCTAssertNotEqual(values(opened), openedBefore, "open BatchNorm layers train and update their statistics")
+    }
+
+    func testFreezeUntilACompositeFreezesEverythingInsideIt() throws {
+        let (model, report) = try twin("resnet18", divisor: 16)
+        let plan = try FreezePlan(model: model, newLayers: Set(report.fresh), freezeUntil: "conv5_block1")
+        XCTAssertTrue(plan.frozen.contains { $0.name == "conv5_block1_2_bn" })
+        XCTAssertEqual(plan.trainable.first?.name, "conv5_block2_1_conv")
+        XCTAssertThrowsError(try FreezePlan(model: model, newLayers: [], trainableFrom: "nope")) {
+            XCTAssertTrue("\($0)".contains("resnet18 has no layer 'nope'"), "\($0)")
+        }
+        XCTAssertThrowsError(try FreezePlan(model: model, newLayers: [], trainableFrom: "conv1_conv", freezeUntil: "conv1_conv"))
+    }
+
+    func testCachedTrunkFeaturesGiveTheSameRunAsTheWholeNetwork() throws {
+        func run(cache: Bool) throws -> (FineTuneResult, [[Float]]) {
+            let (model, report) = try twin("resnet18", divisor: 16)
+            let plan = try FreezePlan(model: model, newLayers: Set(report.fresh))
+            var settings = FineTuneSettings()
+            settings.epochs = 3
+            settings.batchSize = 8
+            settings.cacheFeatures = cache
+            let tuner = FineTuner(model: model, plan: plan, settings: settings)
+            tuner.log = { _ in }
+            let dir = work.appendingPathComponent(cache ? "cached" : "whole")
+            let result = try tuner.run(on: try dataset(), output: dir.appendingPathComponent("t.h5"),
+                                       checkpoints: dir.appendingPathComponent("ckpt"))
+            return (result, values(plan.trainable))
+        }
+        let (cached, cachedHead) = try run(cache: true)
+        let (whole, wholeHead) = try run(cache: false)
+        XCTAssertNotNil(cached.featureSeconds)
+        XCTAssertNil(whole.featureSeconds)
+        for (a, b) in zip(cached.history, whole.history) {
+            XCTAssertEqual(a.training.loss, b.training.loss, accuracy: 1e-5 * max(1, abs(b.training.loss)))
+            XCTAssertEqual(a.validation!.loss, b.validation!.loss, accuracy: 1e-5 * max(1, abs(b.validation!.loss)))
+        }
+        for (a, b) in zip(cachedHead.joined(), wholeHead.joined()) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+    }
+
+    func testTheCutOpensNestedSequentialsAndStopsBelowTheFirstDropout() throws {
+        let (resnet, resnetReport) = try twin("resnet18", divisor: 16)
+        try FreezePlan(model: resnet, newLayers: Set(resnetReport.fresh)).apply()
+        let resnetCut = try XCTUnwrap(TrunkSplit(resnet.network))
+        XCTAssertEqual(resnetCut.head.layers.map(\.name), ["predictions"])
+
+        // torchvision's VGG classifier has Dropout, which behaves differently in training: the
+        // head starts at the first one, so caching changes nothing.
+        let (vgg, vggReport) = try twin("vgg16-bn", divisor: 32, hidden: 32, size: 64)
+        try FreezePlan(model: vgg, newLayers: Set(vggReport.fresh)).apply()
+        let vggCut = try XCTUnwrap(TrunkSplit(vgg.network))
+        XCTAssertEqual(vggCut.head.layers.map(\.name), ["fc1_dropout", "fc2", "fc2_dropout", "predictions"])
+
+        vgg.network.setTrainable(true)
+        XCTAssertNil(TrunkSplit(vgg.network), "nothing frozen at the bottom: no cut")
+    }
+}
