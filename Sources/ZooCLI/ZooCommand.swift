@@ -7,5 +7,5 @@ struct ZooCommand: ParsableCommand {
         abstract: "Classic convolutional networks with Keras- and torchvision-identical numbers.",
         subcommands: [DemoCommand.self, ListCommand.self, SummaryCommand.self, RunCommand.self, InspectCommand.self,
                       ConvertCommand.self, FetchCommand.self, BenchCommand.self,
-                      PredictCommand.self, FeaturesCommand.self, EvaluateCommand.self])
+                      PredictCommand.self, FeaturesCommand.self, EvaluateCommand.self, FinetuneCommand.self])
 }

@@ -1,0 +1,180 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Transfer
+import WeightIO
+import Zoo
+
+/// `zoo finetune`: a pre-trained network with a new head for the dataset's classes, trained as asked.
+struct FinetuneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "finetune",
+        abstract: "Fine-tune a network on an image folder (or arrays): new head, freezing, validation, best checkpoint, resume.",
+        discussion: """
+            By default only the new head trains: the layers from --weights stay frozen (a frozen BatchNorm keeps \
+            its statistics). --trainable-from LAYER (or --freeze-until LAYER) opens later layers, which train at \
+            --trunk-lr. Without --weights every layer starts from the architecture's initialization and trains. \
+            The best epoch (validation loss) is written to --out with its class names and preprocessing; a \
+            checkpoint is kept each epoch for --resume; the training curves go to <out>-curves.svg.
+            """)
+
+    @Option(help: "Architecture (see `zoo list`); the weight file's recorded one when omitted.")
+    var model: String?
+
+    @Option(help: "Pre-trained weights (Keras .h5/.weights.h5/.keras, ConvZoo files); without it, training from scratch.")
+    var weights: String?
+
+    @Option(help: "Training data: an image folder root/<class>/<image>, a directory with images.npy and labels.npy, or an .h5 file with x and y.")
+    var data: String
+
+    @Option(help: "The fine-tuned model's weight file (.h5 or .weights.h5).")
+    var out: String
+
+    @Option(help: "Freeze this layer and every earlier one; later ones train.")
+    var freezeUntil: String?
+
+    @Option(help: "Train this layer and every later one; earlier ones stay frozen.")
+    var trainableFrom: String?
+
+    @Option(help: "Epochs in total (a resumed run continues to this count).")
+    var epochs = 10
+
+    @Option(help: "Samples per batch.")
+    var batch = 32
+
+    @Option(help: "Optimizer: \(OptimizerChoice.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var optimizer = "adam"
+
+    @Option(help: "Learning rate of the new head.")
+    var lr = 1e-3
+
+    @Option(help: "Learning rate of pre-trained layers that train (default: --lr / 10).")
+    var trunkLr: Double?
+
+    @Option(help: "Augmentations, comma separated: \(AugmentationChoice.allCases.map(\.rawValue).joined(separator: ", ")) (default none).")
+    var augment = "none"
+
+    @Option(help: "Share of each class held out for validation.")
+    var valSplit = 0.2
+
+    @Option(help: "Stop after this many epochs without a better validation loss (default: off).")
+    var earlyStop: Int?
+
+    @Flag(help: "Continue from the newest checkpoint in the checkpoint directory.")
+    var resume = false
+
+    @Option(help: "Checkpoint directory (default: <out without extension>.checkpoints).")
+    var checkpoints: String?
+
+    @Option(help: "Input preprocessing to train with and record: caffe, torch, tf or none (default: the weights' or the architecture's).")
+    var preprocessing: String?
+
+    @Option(help: "Seed of the split, shuffling, augmentation, dropout and the new head's initialization.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Run the whole network every step even when trunk features could be cached (for comparison).")
+    var noFeatureCache = false
+
+    @Option(help: ArgumentHelp("Divide every channel count (narrow twins for tests).", visibility: .hidden))
+    var channelDivisor = 1
+
+    @Option(help: ArgumentHelp("Units of hidden dense layers (narrow twins for tests).", visibility: .hidden))
+    var hiddenUnits: Int?
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        guard lr > 0, (trunkLr ?? 1) > 0 else { throw ValidationError("learning rates must be positive") }
+        guard valSplit >= 0, valSplit < 1 else { throw ValidationError("--val-split must be in [0, 1), got \(valSplit)") }
+        if let earlyStop, earlyStop < 1 { throw ValidationError("--early-stop must be at least 1, got \(earlyStop)") }
+        guard OptimizerChoice(rawValue: optimizer) != nil else {
+            throw ValidationError("--optimizer \(optimizer): choose from "
+                + OptimizerChoice.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        if let preprocessing, Preprocessing(rawValue: preprocessing) == nil {
+            throw ValidationError("--preprocessing \(preprocessing): choose from "
+                + Preprocessing.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        if model == nil && weights == nil { throw ValidationError("give --model (or --weights recording one)") }
+        if freezeUntil != nil && trainableFrom != nil {
+            throw ValidationError("give --freeze-until or --trainable-from, not both")
+        }
+        _ = try AugmentationChoice.parse(augment)
+    }
+
+    func run() throws {
+        let outURL = URL(fileURLWithPath: out)
+        let classNames = try TrainingDataSource.classNames(of: data)
+        let (model, report) = try buildModel(classes: classNames.count)
+        if let report { print(report.description) }
+        if let preprocessing { model.preprocessing = preprocessing }
+        let dataset = try TrainingDataSource.open(data, for: model)
+        let plan = try FreezePlan(model: model, newLayers: Set((report?.fresh ?? []) + (report?.inModelNotInFile ?? [])),
+                                  pretrained: weights != nil, trainableFrom: trainableFrom, freezeUntil: freezeUntil)
+        print("\(model.architecture): \(plan.trainable.count) of \(plan.trainable.count + plan.frozen.count) layers with "
+            + "weights train (\(grouped(plan.trainableCount)) weights): " + describe(plan))
+
+        var settings = FineTuneSettings()
+        settings.epochs = epochs
+        settings.batchSize = batch
+        settings.optimizer = OptimizerChoice(rawValue: optimizer)!
+        settings.learningRate = lr
+        settings.trunkLearningRate = trunkLr
+        settings.augmentations = try AugmentationChoice.parse(augment)
+        settings.validationFraction = valSplit
+        settings.earlyStopPatience = earlyStop
+        settings.seed = seed
+        settings.cacheFeatures = !noFeatureCache
+        let tuner = FineTuner(model: model, plan: plan, settings: settings)
+        let curves = outURL.deletingPathExtension().path.replacingOccurrences(of: ".weights", with: "") + "-curves.svg"
+        tuner.callbacks = [ProgressLogger(), CurvesWriter(url: URL(fileURLWithPath: curves),
+                                                          title: "\(model.architecture) fine-tuned on \(data)")]
+        if let interruption = TestInterruption.fromEnvironment() { tuner.callbacks.append(interruption) }
+        let checkpointDirectory = URL(fileURLWithPath: checkpoints
+            ?? outURL.deletingPathExtension().path.replacingOccurrences(of: ".weights", with: "") + ".checkpoints")
+        let started = Stopwatch.now()
+        let result = try tuner.run(on: dataset, output: outURL, checkpoints: checkpointDirectory, resume: resume)
+        let seconds = Stopwatch.now() - started
+        if let reason = result.stopReason { print("stopped: \(reason)") }
+        if !result.skipped.isEmpty { print("skipped \(result.skipped.count) unreadable sample(s) (warned above)") }
+        let bestRecord = result.history.first { $0.epoch == result.bestEpoch }
+        var summary = "best epoch \(result.bestEpoch) of \(result.history.count): " + String(format: "%@ %.4f", monitorName(result.monitor), result.best)
+        if let v = bestRecord?.validation { summary += String(format: ", validation top-1 %.2f%%", 100 * v.top1) }
+        print(summary)
+        print("wrote \(out) (\(classNames.count) classes: \(classNames.prefix(10).joined(separator: ", "))"
+            + (classNames.count > 10 ? ", ..." : "") + "; preprocessing \(model.preprocessing)), curves \(curves), "
+            + "checkpoints in \(checkpointDirectory.path)")
+        print(String(format: "%.1f s in all", seconds) + (result.featureSeconds.map { String(format: ", %.1f s of it computing trunk features once", $0) } ?? ""))
+    }
+
+    /// The architecture with a new head for `classes`, and the pre-trained weights loaded around it.
+    func buildModel(classes: Int) throws -> (Model, LoadReport?) {
+        let url = weights.map { URL(fileURLWithPath: $0) }
+        let metadata = try url.map { try WeightFile.open($0).metadata }
+        guard let name = model ?? metadata?.architecture else {
+            throw ValidationError("\(weights ?? "the weight file") does not record its architecture; give it with --model")
+        }
+        let architecture = try Catalog.architecture(named: name)
+        var options = ModelOptions(classes: classes, classifierActivation: .linear)
+        options.channelDivisor = channelDivisor
+        options.hiddenUnits = hiddenUnits
+        if let recorded = metadata?.inputSize, recorded.count == 3 { options.inputSize = (recorded[0], recorded[1]) }
+        if let url { options = try options.adjusted(toWeights: url) }
+        RandomGenerator.global.reseed(seed)
+        let built = try architecture.make(options)
+        guard let url else { return (built, nil) }
+        guard let head = built.classifierLayer else {
+            throw CommandFailure("\(name) has no dense classifier to replace; fine-tuning needs one")
+        }
+        let report = try built.loadWeights(from: url, options: LoadOptions(freshLayers: [head]))
+        return (built, report)
+    }
+
+    func describe(_ plan: FreezePlan) -> String {
+        let names = plan.trainable.map(\.name)
+        return names.count <= 6 ? names.joined(separator: ", ") : names.prefix(3).joined(separator: ", ") + ", ... "
+            + names.suffix(2).joined(separator: ", ")
+    }
+
+    func monitorName(_ m: Monitor) -> String { m == .validationLoss ? "validation loss" : "training loss" }
+}
