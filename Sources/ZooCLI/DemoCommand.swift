@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Transfer
 import WeightIO
 import Zoo
 
@@ -15,6 +16,9 @@ struct DemoCommand: ParsableCommand {
 
     @Option(help: "Directory holding the bundled digits (images.npy, labels.npy).")
     var data = "datasets/digits"
+
+    @Option(help: "The shipped LeNet-5 trained on all ten digits (`make lenet5-weights` reproduces it).")
+    var shipped = "weights/lenet5-digits.h5"
 
     @Option(help: "Directory for the files the demo writes.")
     var out = ".build/demo"
@@ -32,6 +36,7 @@ struct DemoCommand: ParsableCommand {
         let digits = try Digits.loadLeNet(from: URL(fileURLWithPath: data))
         print("digits: \(digits.count) images of 32x32 (8x8 upsampled and centred, as LeNet-5's field)")
         let (source, target) = try split(digits)
+        try reportShipped()
 
         // 1. Pre-train on 0-4.
         let split = try Splits.stratified(labels: source.labels, validationFraction: 0.2,
@@ -84,6 +89,33 @@ struct DemoCommand: ParsableCommand {
         print(String(format: "   LeNet-5 trained from scratch:                     %5.1f%%", 100 * scratchAccuracy))
         print(String(format: "done in %.1f s", Stopwatch.now() - started))
     }
+
+    /// 0. The shipped weights: loaded from HDF5 and scored on the digits held out when they were trained.
+    func reportShipped() throws {
+        let url = URL(fileURLWithPath: shipped)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            print("0. \(shipped) not found (run from the repository root, or `make lenet5-weights`); skipping it")
+            return
+        }
+        let model = try Catalog.architecture(named: "lenet5").make(ModelOptions(classes: 10))
+        try model.loadWeights(from: url)
+        let dataset = try TrainingDataSource.open(data, for: model)
+        let heldOut = try StratifiedSplit(labels: dataset.labels, validationFraction: 0.2, seed: Self.shippedSeed).validation
+        var correct = 0
+        for batch in try BatchStream(dataset, indices: heldOut, batchSize: 256) {
+            let p = try model.predict(batch.inputs)
+            let classes = p.shape[1]
+            for (row, label) in batch.labels.enumerated() {
+                let scores = UnsafeBufferPointer(start: p.data + row * classes, count: classes)
+                if scores.indices.max(by: { scores[$0] < scores[$1] }) == label { correct += 1 }
+            }
+        }
+        print(String(format: "0. shipped LeNet-5 (%@, all ten digits, %@ preprocessing): %.1f%% on the %d digits it was not trained on",
+                     shipped, model.preprocessing, 100 * Double(correct) / Double(heldOut.count), heldOut.count))
+    }
+
+    /// The seed `make lenet5-weights` trains the shipped weights with (it decides their validation split).
+    static let shippedSeed: UInt64 = 7
 
     /// LeNet-5 (modern form) with logits out: the loss applies the softmax.
     func lenet(classes: Int) throws -> Model {
