@@ -109,7 +109,7 @@ struct FinetuneCommand: ParsableCommand {
         if let report { print(report.description) }
         if let preprocessing { model.preprocessing = preprocessing }
         let dataset = try TrainingDataSource.open(data, for: model)
-        let plan = try FreezePlan(model: model, newLayers: Set((report?.fresh ?? []) + (report?.inModelNotInFile ?? [])),
+        let plan = try FreezePlan(model: model, newLayers: NewHeadModel.newLayers(report),
                                   pretrained: weights != nil, trainableFrom: trainableFrom, freezeUntil: freezeUntil)
         print("\(model.architecture): \(plan.trainable.count) of \(plan.trainable.count + plan.frozen.count) layers with "
             + "weights train (\(grouped(plan.trainableCount)) weights): " + describe(plan))
@@ -149,25 +149,12 @@ struct FinetuneCommand: ParsableCommand {
 
     /// The architecture with a new head for `classes`, and the pre-trained weights loaded around it.
     func buildModel(classes: Int) throws -> (Model, LoadReport?) {
-        let url = weights.map { URL(fileURLWithPath: $0) }
-        let metadata = try url.map { try WeightFile.open($0).metadata }
-        guard let name = model ?? metadata?.architecture else {
-            throw ValidationError("\(weights ?? "the weight file") does not record its architecture; give it with --model")
-        }
-        let architecture = try Catalog.architecture(named: name)
-        var options = ModelOptions(classes: classes, classifierActivation: .linear)
+        var options = ModelOptions()
         options.channelDivisor = channelDivisor
         options.hiddenUnits = hiddenUnits
-        if let recorded = metadata?.inputSize, recorded.count == 3 { options.inputSize = (recorded[0], recorded[1]) }
-        if let url { options = try options.adjusted(toWeights: url) }
         RandomGenerator.global.reseed(seed)
-        let built = try architecture.make(options)
-        guard let url else { return (built, nil) }
-        guard let head = built.classifierLayer else {
-            throw CommandFailure("\(name) has no dense classifier to replace; fine-tuning needs one")
-        }
-        let report = try built.loadWeights(from: url, options: LoadOptions(freshLayers: [head]))
-        return (built, report)
+        return try NewHeadModel.build(architecture: model, weights: weights.map { URL(fileURLWithPath: $0) },
+                                      classes: classes, options: options)
     }
 
     func describe(_ plan: FreezePlan) -> String {

@@ -20,15 +20,14 @@ final class FineTunerTests: XCTestCase {
 
     /// A twin with `classes` outputs (logits) and its pre-trained file loaded around a new head.
     func twin(_ name: String, divisor: Int, hidden: Int? = nil, classes: Int = 3,
-              size: Int = 32) throws -> (Model, LoadReport) {
-        var o = ModelOptions(classes: classes, classifierActivation: .linear, inputSize: (size, size))
+              size: Int = 32, weights: URL? = nil) throws -> (Model, LoadReport) {
+        var o = ModelOptions(inputSize: (size, size))
         o.channelDivisor = divisor
         o.hiddenUnits = hidden
         RandomGenerator.global.reseed(5)
-        let model = try Catalog.architecture(named: name).make(o)
-        let head = try XCTUnwrap(model.classifierLayer)
-        let report = try model.loadWeights(from: fixtureURL("zoo/\(name)/weights.h5"), options: LoadOptions(freshLayers: [head]))
-        return (model, report)
+        let (model, report) = try NewHeadModel.build(architecture: name, weights: weights ?? fixtureURL("zoo/\(name)/weights.h5"),
+                                                     classes: classes, options: o)
+        return (model, try XCTUnwrap(report))
     }
 
     /// 30 seeded images of 3 classes whose mean brightness depends on the class (learnable).
@@ -107,6 +106,26 @@ final class FineTunerTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("resnet18 has no layer 'nope'"), "\($0)")
         }
         XCTAssertThrowsError(try FreezePlan(model: model, newLayers: [], trainableFrom: "conv1_conv", freezeUntil: "conv1_conv"))
+    }
+
+    func testAFileWithoutTheTopLoadsByNameAndItsMissingLayersTrainAsNew() throws {
+        // Keras's include_top=False file of the VGG16 twin: the convolutions only.
+        var o = ModelOptions(includeTop: false, inputSize: (64, 64))
+        o.channelDivisor = 32
+        let notop = try Catalog.architecture(named: "vgg16").make(o)
+        try notop.loadWeights(from: fixtureURL("zoo/vgg16/weights.h5"), options: LoadOptions(mode: .byName))
+        let file = work.appendingPathComponent("vgg16_notop.h5")
+        try notop.saveWeights(to: file)
+
+        let (model, report) = try twin("vgg16", divisor: 32, hidden: 32, size: 64, weights: file)
+        XCTAssertEqual(report.matching, .name)
+        XCTAssertEqual(report.fresh, ["predictions"])
+        XCTAssertEqual(report.inModelNotInFile, ["fc1", "fc2"])
+        XCTAssertEqual(report.loaded.count, 13)
+        let plan = try FreezePlan(model: model, newLayers: NewHeadModel.newLayers(report))
+        XCTAssertEqual(plan.trainable.map(\.name), ["fc1", "fc2", "predictions"])
+        XCTAssertEqual(values([try XCTUnwrap(model.network.layer(named: "block5_conv3"))]),
+                       values([try XCTUnwrap(notop.network.layer(named: "block5_conv3"))]))
     }
 
     func testCachedTrunkFeaturesGiveTheSameRunAsTheWholeNetwork() throws {
