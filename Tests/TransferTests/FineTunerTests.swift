@@ -97,6 +97,46 @@ final class FineTunerTests: XCTestCase {
         XCTAssertNotEqual(values(opened), openedBefore, "open BatchNorm layers train and update their statistics")
     }
 
+    func testTheHeadTrainsAtTheLearningRateAndOpenedTrunkLayersAtATenthOfIt() throws {
+        let (model, report) = try twin("resnet18", divisor: 16)
+        let plan = try FreezePlan(model: model, newLayers: NewHeadModel.newLayers(report), trainableFrom: "conv5_block2")
+        var settings = FineTuneSettings()
+        settings.learningRate = 0.02
+        let groups = FineTuner(model: model, plan: plan, settings: settings).parameterGroups
+        XCTAssertEqual(groups.map(\.learningRate), [0.02, 0.002])
+        XCTAssertEqual(groups[0].parameters.count, 2)
+        XCTAssertEqual(groups[1].parameters.count, plan.trunk.count)
+        XCTAssertTrue(plan.trunk.allSatisfy { p in plan.trainable.filter { $0.name.hasPrefix("conv5_block2") }
+            .contains { $0.parameters.contains { $0 === p } } })
+        settings.trunkLearningRate = 1e-5
+        XCTAssertEqual(FineTuner(model: model, plan: plan, settings: settings).parameterGroups.map(\.learningRate), [0.02, 1e-5])
+    }
+
+    func testEarlyStoppingEndsTheRunAndTheFileHoldsTheBestEpochNotTheLast() throws {
+        let (model, report) = try twin("resnet18", divisor: 16)
+        let plan = try FreezePlan(model: model, newLayers: NewHeadModel.newLayers(report))
+        var settings = FineTuneSettings()
+        settings.epochs = 30
+        settings.batchSize = 4
+        settings.learningRate = 3  // far too high: the validation loss soon stops improving
+        settings.optimizer = .sgd
+        settings.earlyStopPatience = 2
+        let tuner = FineTuner(model: model, plan: plan, settings: settings)
+        tuner.log = { _ in }
+        let out = work.appendingPathComponent("best.h5")
+        let result = try tuner.run(on: try dataset(), output: out, checkpoints: work.appendingPathComponent("ckpt"))
+        XCTAssertNotNil(result.stopReason)
+        XCTAssertLessThan(result.history.count, 30)
+        XCTAssertEqual(result.history.count, result.bestEpoch + 2, "stopped two epochs after the best")
+        let losses = result.history.map { $0.validation!.loss }
+        XCTAssertEqual(result.best, losses.min()!)
+        XCTAssertEqual(losses[result.bestEpoch - 1], losses.min()!)
+        // The file holds the best epoch's head, which early stopping also put back into the model.
+        let (reloaded, _) = try twin("resnet18", divisor: 16)
+        try reloaded.loadWeights(from: out)
+        XCTAssertEqual(values([try XCTUnwrap(reloaded.network.layer(named: "predictions"))]), values(plan.trainable))
+    }
+
     func testFreezeUntilACompositeFreezesEverythingInsideIt() throws {
         let (model, report) = try twin("resnet18", divisor: 16)
         let plan = try FreezePlan(model: model, newLayers: Set(report.fresh), freezeUntil: "conv5_block1")

@@ -63,6 +63,16 @@ public final class FineTuner {
         self.settings = settings
     }
 
+    /// The new layers at the head's learning rate, then the pre-trained layers that train at the
+    /// trunk's (`learningRate / 10` unless set); empty groups left out.
+    public var parameterGroups: [ParameterGroup] {
+        let trunkRate = settings.trunkLearningRate ?? settings.learningRate / 10
+        var groups: [ParameterGroup] = []
+        if !plan.head.isEmpty { groups.append(ParameterGroup(plan.head, learningRate: settings.learningRate)) }
+        if !plan.trunk.isEmpty { groups.append(ParameterGroup(plan.trunk, learningRate: trunkRate)) }
+        return groups
+    }
+
     /// Trains on `dataset`, writes the best epoch's model to `output` and a checkpoint each epoch
     /// under `checkpoints`; with `resume`, continues from the newest checkpoint there.
     public func run(on dataset: LabeledDataset, output: URL, checkpoints: URL, resume: Bool = false) throws -> FineTuneResult {
@@ -100,10 +110,7 @@ public final class FineTuner {
                        featureSeconds!, cut.head.layers.map(\.name).joined(separator: ", ")))
         }
 
-        let trunkRate = settings.trunkLearningRate ?? settings.learningRate / 10
-        var groups: [ParameterGroup] = []
-        if !plan.head.isEmpty { groups.append(ParameterGroup(plan.head, learningRate: settings.learningRate)) }
-        if !plan.trunk.isEmpty { groups.append(ParameterGroup(plan.trunk, learningRate: trunkRate)) }
+        let groups = parameterGroups
         guard !groups.isEmpty else { throw TransferError("nothing to train: every layer is frozen") }
         let optimizer = try settings.optimizer.make(groups: groups, learningRate: settings.learningRate)
         let augmentations = settings.augmentations.map { $0.make(height: model.inputShape[0], width: model.inputShape[1]) }
