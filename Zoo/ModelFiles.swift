@@ -82,8 +82,6 @@ extension Model {
         return nil
     }
 
-    private var options_: ModelOptions { options }
-
     /// Saves the weights atomically as a Keras legacy `.h5` (layers in Keras's order) or Keras 3
     /// `.weights.h5`, with ConvZoo's metadata: architecture, classes, preprocessing, input size.
     public func saveWeights(to url: URL, format: SaveFormat = .kerasH5, hooks: SaveHooks = SaveHooks()) throws {
