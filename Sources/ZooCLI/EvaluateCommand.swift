@@ -60,9 +60,9 @@ struct EvaluateCommand: ParsableCommand {
             print(names[c].padding(toLength: width, withPad: " ", startingAt: 0)
                 + String(format: "  %9.4f  %6.4f  %6d", precision[c], recall[c], images))
         }
-        var csv = "true\\predicted" + names.map { "," + FeatureFormat.csvField($0) }.joined() + "\n"
+        var csv = "true\\predicted" + names.map { "," + FeatureFile.csvField($0) }.joined() + "\n"
         for c in 0..<classes {
-            csv += FeatureFormat.csvField(names[c]) + report.confusion[c].map { ",\($0)" }.joined() + "\n"
+            csv += FeatureFile.csvField(names[c]) + report.confusion[c].map { ",\($0)" }.joined() + "\n"
         }
         try AtomicFile.write(Data(csv.utf8), to: URL(fileURLWithPath: out))
         print("wrote \(out): \(classes)x\(classes) confusion matrix; \(stream.summary)")

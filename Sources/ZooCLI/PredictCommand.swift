@@ -22,12 +22,22 @@ struct PredictCommand: ParsableCommand {
     @Argument(help: "Image files (.jpg, .jpeg, .png).")
     var images: [String]
 
+    @Option(help: ArgumentHelp("Divide every channel count (narrow twins for tests).", visibility: .hidden))
+    var channelDivisor = 1
+
+    @Option(help: ArgumentHelp("Units of hidden dense layers (narrow twins for tests).", visibility: .hidden))
+    var hiddenUnits: Int?
+
     func validate() throws {
         if let top, top < 1 { throw ValidationError("--top must be at least 1, got \(top)") }
+        guard channelDivisor >= 1 else { throw ValidationError("--channel-divisor must be at least 1") }
     }
 
     func run() throws {
-        let loaded = try LoadedModel.load(weights: weights, modelName: model)
+        var shape = ModelOptions()
+        shape.channelDivisor = channelDivisor
+        shape.hiddenUnits = hiddenUnits
+        let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: shape)
         var succeeded = 0
         for path in images {
             let x: Tensor

@@ -16,10 +16,13 @@ enum ZooBinary {
         let stderr: String
     }
 
-    /// Runs `zoo` with `arguments`, waiting for it to finish.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    /// Runs `zoo` (or a copy of it at `executable`) with `arguments`, in `directory` when given,
+    /// waiting for it to finish.
+    static func run(_ arguments: [String], environment: [String: String] = [:], executable: URL? = nil,
+                    directory: URL? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = url
+        process.executableURL = executable ?? url
+        if let directory { process.currentDirectoryURL = directory }
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
