@@ -86,7 +86,7 @@ struct DemoCommand: ParsableCommand {
         let scratch = try lenet(classes: 5)
         let scratchAccuracy = try fit(scratch, few, rest, groups: [ParameterGroup(scratch.network.trainableParameters)],
                                       learningRate: 2e-3)
-        print(String(format: "   LeNet-5 trained from scratch:                     %5.1f%%", 100 * scratchAccuracy))
+        print(String(format: "   LeNet-5 trained from scratch:                    %5.1f%%", 100 * scratchAccuracy))
         print(String(format: "done in %.1f s", Stopwatch.now() - started))
     }
 
