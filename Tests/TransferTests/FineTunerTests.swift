@@ -42,6 +42,17 @@ final class FineTunerTests: XCTestCase {
         return try TensorDataset(inputs: x, labels: labels, classNames: ["ant", "bee", "cat"])
     }
 
+    /// Runs a quiet fine-tune of `model` on `dataset()`, writing `<dir>/t.h5` and `<dir>/ckpt`.
+    func tune(_ model: Model, _ plan: FreezePlan, in dir: String = "run",
+              _ configure: (inout FineTuneSettings) -> Void) throws -> (FineTuneResult, URL) {
+        var settings = FineTuneSettings()
+        configure(&settings)
+        let tuner = FineTuner(model: model, plan: plan, settings: settings)
+        tuner.log = { _ in }
+        let out = work.appendingPathComponent(dir).appendingPathComponent("t.h5")
+        return (try tuner.run(on: try dataset(), output: out, checkpoints: work.appendingPathComponent(dir + "/ckpt")), out)
+    }
+
     func values(_ layers: [Layer]) -> [[Float]] { layers.flatMap { $0.weights.map { Array($0.value.scalars) } } }
 
     func testDefaultTrainsOnlyTheNewHeadAndFrozenBatchNormStaysBitIdentical() throws {
@@ -52,14 +63,11 @@ final class FineTunerTests: XCTestCase {
         let trunk = plan.frozen
         XCTAssertTrue(trunk.contains { $0 is BatchNorm })
         let before = values(trunk), headBefore = values(plan.trainable)
-        var settings = FineTuneSettings()
-        settings.epochs = 2
-        settings.batchSize = 8
-        settings.augmentations = [.flip]  // no cache: the whole network runs in training mode every step
-        let tuner = FineTuner(model: model, plan: plan, settings: settings)
-        tuner.log = { _ in }
-        let out = work.appendingPathComponent("tuned.h5")
-        let result = try tuner.run(on: try dataset(), output: out, checkpoints: work.appendingPathComponent("ckpt"))
+        let (result, out) = try tune(model, plan) {
+            $0.epochs = 2
+            $0.batchSize = 8
+            $0.augmentations = [.flip]  // no cache: the whole network runs in training mode every step
+        }
         XCTAssertNil(result.featureSeconds)
         XCTAssertEqual(result.history.count, 2)
         XCTAssertEqual(values(trunk), before, "frozen weights and BatchNorm statistics are bit-identical")
@@ -85,13 +93,10 @@ final class FineTunerTests: XCTestCase {
         XCTAssertFalse(plan.trainable.contains { $0.name.hasPrefix("conv4") })
         let earlier = plan.frozen, before = values(earlier)
         let opened = plan.trainable.filter { $0 is BatchNorm }, openedBefore = values(opened)
-        var settings = FineTuneSettings()
-        settings.epochs = 1
-        settings.batchSize = 10
-        let tuner = FineTuner(model: model, plan: plan, settings: settings)
-        tuner.log = { _ in }
-        let result = try tuner.run(on: try dataset(), output: work.appendingPathComponent("t.h5"),
-                                   checkpoints: work.appendingPathComponent("ckpt"))
+        let (result, _) = try tune(model, plan) {
+            $0.epochs = 1
+            $0.batchSize = 10
+        }
         XCTAssertNotNil(result.featureSeconds, "conv1..conv4 are frozen: their features are cached")
         XCTAssertEqual(values(earlier), before)
         XCTAssertNotEqual(values(opened), openedBefore, "open BatchNorm layers train and update their statistics")
@@ -115,16 +120,13 @@ final class FineTunerTests: XCTestCase {
     func testEarlyStoppingEndsTheRunAndTheFileHoldsTheBestEpochNotTheLast() throws {
         let (model, report) = try twin("resnet18", divisor: 16)
         let plan = try FreezePlan(model: model, newLayers: NewHeadModel.newLayers(report))
-        var settings = FineTuneSettings()
-        settings.epochs = 30
-        settings.batchSize = 4
-        settings.learningRate = 3  // far too high: the validation loss soon stops improving
-        settings.optimizer = .sgd
-        settings.earlyStopPatience = 2
-        let tuner = FineTuner(model: model, plan: plan, settings: settings)
-        tuner.log = { _ in }
-        let out = work.appendingPathComponent("best.h5")
-        let result = try tuner.run(on: try dataset(), output: out, checkpoints: work.appendingPathComponent("ckpt"))
+        let (result, out) = try tune(model, plan) {
+            $0.epochs = 30
+            $0.batchSize = 4
+            $0.learningRate = 3  // far too high: the validation loss soon stops improving
+            $0.optimizer = .sgd
+            $0.earlyStopPatience = 2
+        }
         XCTAssertNotNil(result.stopReason)
         XCTAssertLessThan(result.history.count, 30)
         XCTAssertEqual(result.history.count, result.bestEpoch + 2, "stopped two epochs after the best")
@@ -172,15 +174,11 @@ final class FineTunerTests: XCTestCase {
         func run(cache: Bool) throws -> (FineTuneResult, [[Float]]) {
             let (model, report) = try twin("resnet18", divisor: 16)
             let plan = try FreezePlan(model: model, newLayers: Set(report.fresh))
-            var settings = FineTuneSettings()
-            settings.epochs = 3
-            settings.batchSize = 8
-            settings.cacheFeatures = cache
-            let tuner = FineTuner(model: model, plan: plan, settings: settings)
-            tuner.log = { _ in }
-            let dir = work.appendingPathComponent(cache ? "cached" : "whole")
-            let result = try tuner.run(on: try dataset(), output: dir.appendingPathComponent("t.h5"),
-                                       checkpoints: dir.appendingPathComponent("ckpt"))
+            let (result, _) = try tune(model, plan, in: cache ? "cached" : "whole") {
+                $0.epochs = 3
+                $0.batchSize = 8
+                $0.cacheFeatures = cache
+            }
             return (result, values(plan.trainable))
         }
         let (cached, cachedHead) = try run(cache: true)
