@@ -71,16 +71,12 @@ struct DemoCommand: ParsableCommand {
         // 4. Few-shot transfer to 5-9: a new head on the frozen trunk, against training from scratch.
         let (few, rest) = try fewShot(target)
         print(String(format: "4. digits 5-9 from %d examples per class, tested on the other %d:", shots, rest.count))
-        let frozen = try transferred(from: file)
-        frozen.network.setTrainable(false)
-        let head = try newHead(frozen)
-        let frozenAccuracy = try fit(frozen, few, rest, groups: [ParameterGroup(head.trainableParameters)], learningRate: 1e-2)
+        let frozen = try transferred(from: file, trainableFrom: nil)
+        let frozenAccuracy = try fit(frozen.model, few, rest, groups: [ParameterGroup(frozen.plan.head)], learningRate: 1e-2)
         print(String(format: "   new head on the frozen pre-trained trunk:        %5.1f%%", 100 * frozenAccuracy))
-        let tuned = try transferred(from: file)
-        let tunedHead = try newHead(tuned)
-        let trunk = tuned.network.trainableParameters.filter { p in !tunedHead.parameters.contains { $0 === p } }
-        let tunedAccuracy = try fit(tuned, few, rest, groups: [ParameterGroup(trunk),
-                                                               ParameterGroup(tunedHead.trainableParameters)],
+        let tuned = try transferred(from: file, trainableFrom: "c1")
+        let tunedAccuracy = try fit(tuned.model, few, rest, groups: [ParameterGroup(tuned.plan.trunk),
+                                                                     ParameterGroup(tuned.plan.head)],
                                     learningRate: 2e-3)
         print(String(format: "   fine-tuned: new head, every layer trains:        %5.1f%%", 100 * tunedAccuracy))
         let scratch = try lenet(classes: 5)
@@ -145,18 +141,14 @@ struct DemoCommand: ParsableCommand {
         return (try data.subset(few.sorted()), try data.subset(rest.sorted()))
     }
 
-    /// The pre-trained LeNet-5 from `file`.
-    func transferred(from file: URL) throws -> Model {
-        let m = try lenet(classes: 5)
-        try m.loadWeights(from: file)
-        return m
-    }
-
-    /// Replaces the classifier with a new one for the five new classes.
-    func newHead(_ model: Model) throws -> Dense {
-        let head = Dense(name: "predictions", inputFeatures: 84, units: 5)
-        guard model.network.replace("predictions", with: head) else { throw ValidationError("LeNet-5 has no 'predictions'") }
-        return head
+    /// The pre-trained LeNet-5 from `file` with a new head for five classes, frozen as planned
+    /// (`zoo finetune`'s path: the head keeps LeNet-5's own initialization).
+    func transferred(from file: URL, trainableFrom: String?) throws -> (model: Model, plan: FreezePlan) {
+        RandomGenerator.global.reseed(seed)
+        let (model, report) = try NewHeadModel.build(architecture: "lenet5", weights: file, classes: 5)
+        let plan = try FreezePlan(model: model, newLayers: NewHeadModel.newLayers(report), trainableFrom: trainableFrom)
+        plan.apply()
+        return (model, plan)
     }
 
     /// Trains for 60 epochs on `train` (batches of 10) and returns the top-1 accuracy on `test`.
