@@ -5,11 +5,12 @@ import Transfer
 import WeightIO
 import Zoo
 
-/// `zoo evaluate`: accuracy, per-class precision and recall, and the confusion matrix on an image folder.
+/// `zoo evaluate`: accuracy, per-class precision and recall, and the confusion matrix (CSV and PNG heat
+/// map) on an image folder.
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
-        abstract: "Top-1/top-5 accuracy, per-class precision and recall on root/<class>/<image>; writes the confusion matrix as CSV.")
+        abstract: "Top-1/top-5 accuracy, per-class precision and recall on root/<class>/<image>; writes the confusion matrix as CSV and as a PNG heat map.")
 
     @Option(help: "Weight file; its recorded architecture, class names and preprocessing are used.")
     var weights: String
@@ -23,11 +24,15 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Confusion matrix CSV (rows: true class, columns: predicted).")
     var out = "confusion.csv"
 
+    @Option(help: "Confusion matrix heat map PNG, cells coloured by their share of the true class (default: --out with .png).")
+    var png: String?
+
     @Option(help: "Images per batch.")
     var batch = 32
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        guard pngPath != out else { throw ValidationError("--png and --out are both \(out); the PNG would replace the CSV") }
     }
 
     func run() throws {
@@ -66,6 +71,17 @@ struct EvaluateCommand: ParsableCommand {
         }
         try AtomicFile.write(Data(csv.utf8), to: URL(fileURLWithPath: out))
         print("wrote \(out): \(classes)x\(classes) confusion matrix; \(stream.summary)")
+        let plot = try ConfusionMatrixPlot(confusion: report.confusion, classNames: names,
+                                           title: "confusion matrix: \(loaded.model.architecture), \(report.samples) images")
+        try AtomicFile.write(try plot.png(name: pngPath), to: URL(fileURLWithPath: pngPath))
+        print("wrote \(pngPath): \(plot.width)x\(plot.height) heat map, cells coloured by their share of the true class")
+    }
+
+    /// Where the heat map goes: `--png`, else the CSV's path with its extension replaced by .png.
+    var pngPath: String {
+        if let png { return png }
+        let stem = (out as NSString).deletingPathExtension
+        return stem + ".png" == out ? out + ".png" : stem + ".png"
     }
 
     /// Folder label -> model output index: by class name when every folder is one of the model's

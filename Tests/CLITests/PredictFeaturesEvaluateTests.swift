@@ -137,12 +137,72 @@ final class PredictFeaturesEvaluateTests: XCTestCase {
         XCTAssertEqual(counts.map { $0.reduce(0, +) }, [2, 2, 2, 0, 0])
     }
 
+    func testEvaluateWritesTheHeatMapPNGNextToTheCSVOrWhereAsked() throws {
+        let csv = Self.work.appendingPathComponent("heat.csv")
+        let r = try ZooBinary.run(["evaluate", "--weights", Self.weights.path, "--data", Self.folder.path, "--out", csv.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let png = Self.work.appendingPathComponent("heat.png")
+        let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("wrote \(png.path): ") }, r.stdout)
+        let size = try pngSize(png)
+        XCTAssertTrue(line.contains(": \(size.width)x\(size.height) heat map"), String(line))
+        // 5 classes: 60-pixel cells and grid lines (306 px), under a title line, a caption and
+        // one-character column labels, above the colour legend.
+        XCTAssertEqual(size.height, 424)
+        XCTAssertGreaterThanOrEqual(size.width, 306)
+
+        let chosen = Self.work.appendingPathComponent("chosen-heat-map.png")
+        let csv2 = Self.work.appendingPathComponent("other.csv")
+        let o = try ZooBinary.run(["evaluate", "--weights", Self.weights.path, "--data", Self.folder.path, "--out", csv2.path,
+                                   "--png", chosen.path])
+        XCTAssertEqual(o.status, 0, o.stderr)
+        XCTAssertEqual(try pngSize(chosen).height, 424)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: Self.work.appendingPathComponent("other.png").path))
+
+        let clash = try ZooBinary.run(["evaluate", "--weights", Self.weights.path, "--data", Self.folder.path,
+                                       "--out", chosen.path, "--png", chosen.path])
+        XCTAssertNotEqual(clash.status, 0)
+        XCTAssertTrue(clash.stderr.contains("the PNG would replace the CSV"), clash.stderr)
+    }
+
     func testEvaluateRejectsClassFoldersTheModelDoesNotHave() throws {
         let fixtures = Self.repo.appendingPathComponent("Tests/Fixtures/images/folder").path
         let r = try ZooBinary.run(["evaluate", "--weights", Self.weights.path, "--data", fixtures,
                                    "--out", Self.work.appendingPathComponent("unused.csv").path])
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("3 class folders (Dog, ant, cat)"), r.stderr)
+    }
+
+    /// The width and height of a PNG file, after checking its signature, that it is 8-bit RGB, and
+    /// that every chunk's CRC is right up to IEND.
+    func pngSize(_ url: URL) throws -> (width: Int, height: Int) {
+        let bytes = [UInt8](try Data(contentsOf: url))
+        XCTAssertEqual(Array(bytes.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], url.path)
+        func uint32(_ at: Int) -> Int { bytes[at..<at + 4].reduce(0) { $0 << 8 | Int($1) } }
+        var offset = 8, types: [String] = []
+        while offset + 12 <= bytes.count {
+            let length = uint32(offset)
+            guard offset + 12 + length <= bytes.count else { break }
+            let typeAndData = Array(bytes[offset + 4..<offset + 8 + length])
+            types.append(String(decoding: typeAndData.prefix(4), as: UTF8.self))
+            XCTAssertEqual(crc32(typeAndData), UInt32(uint32(offset + 8 + length)), "\(url.path): chunk \(types.last!)")
+            offset += 12 + length
+        }
+        XCTAssertEqual(types.first, "IHDR", url.path)
+        XCTAssertEqual(types.last, "IEND", url.path)
+        XCTAssertTrue(types.contains("IDAT"), url.path)
+        XCTAssertEqual(offset, bytes.count, "\(url.path): bytes after IEND")
+        XCTAssertEqual(Array(bytes[24...25]), [8, 2], "\(url.path): expected 8-bit RGB")
+        return (uint32(16), uint32(20))
+    }
+
+    /// The CRC-32 PNG chunks carry (ISO 3309, the polynomial zlib uses).
+    func crc32(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        return ~crc
     }
 
     /// The shape in a .npy header.

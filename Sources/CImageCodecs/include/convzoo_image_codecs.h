@@ -1,4 +1,5 @@
-// JPEG and PNG decoding for ConvZoo's Transfer target, matching Pillow's decoded pixels.
+// JPEG and PNG decoding for ConvZoo's Transfer target, matching Pillow's decoded pixels, and PNG
+// encoding for the plots ConvZoo writes.
 //
 // libjpeg and libpng report fatal errors by longjmp. Swift frames cannot be jumped over, so every
 // setjmp/longjmp stays inside these C functions and Swift only sees a status and a message.
@@ -43,5 +44,14 @@ int convzoo_decode_png(const unsigned char *data, size_t size, long long max_pix
 
 /// Frees the pixels of a decoded image (safe on a failed or released image).
 void convzoo_image_release(convzoo_image *image);
+
+/// Encodes 8-bit pixels (rows top to bottom, 1 gray, 3 RGB or 4 RGBA interleaved channels) as a PNG
+/// with libpng's simplified write API. On success *out_data holds *out_size bytes from malloc, to be
+/// released with convzoo_encoded_release; on failure `message` says why.
+int convzoo_encode_png(const unsigned char *pixels, int width, int height, int channels,
+                       unsigned char **out_data, size_t *out_size, char *message, size_t message_size);
+
+/// Frees the bytes convzoo_encode_png returned (safe on NULL).
+void convzoo_encoded_release(unsigned char *data);
 
 #endif
