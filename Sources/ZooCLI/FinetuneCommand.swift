@@ -128,7 +128,8 @@ struct FinetuneCommand: ParsableCommand {
         let tuner = FineTuner(model: model, plan: plan, settings: settings)
         let curves = outURL.deletingPathExtension().path.replacingOccurrences(of: ".weights", with: "") + "-curves.svg"
         tuner.callbacks = [ProgressLogger(), CurvesWriter(url: URL(fileURLWithPath: curves),
-                                                          title: "\(model.architecture) fine-tuned on \(data)")]
+                                                          title: "\(model.architecture) on \(data), "
+                                                              + (weights.map { "from \($0)" } ?? "from scratch"))]
         if let interruption = TestInterruption.fromEnvironment() { tuner.callbacks.append(interruption) }
         let checkpointDirectory = URL(fileURLWithPath: checkpoints
             ?? outURL.deletingPathExtension().path.replacingOccurrences(of: ".weights", with: "") + ".checkpoints")

@@ -7,14 +7,39 @@ extension HDF5Group {
     @discardableResult
     public func createGroup(_ relativePath: String) throws -> HDF5Group {
         try HDF5Library.serialized {
-            let lcpl = try intermediateGroupsPlist()
-            guard let h = HDF5Handle(H5Gcreate2(handle.id, relativePath, lcpl.id, convzoo_h5p_default(),
-                                                convzoo_h5p_default()), close: H5Gclose) else {
+            try createMissingGroups(relativePath)
+            guard let h = HDF5Handle(H5Gopen2(handle.id, relativePath, convzoo_h5p_default()), close: H5Gclose) else {
                 throw WeightFileError(file: file.name, path: childPath(relativePath),
-                                      HDF5Library.withDetail("cannot create the group"))
+                                      HDF5Library.withDetail("cannot open the group just created"))
             }
             return HDF5Group(file: file, path: childPath(relativePath), handle: h)
         }
+    }
+
+    /// Creates each group along `relativePath` that does not exist yet, one at a time, so that
+    /// every one of them gets the untimed creation list.
+    private func createMissingGroups(_ relativePath: String) throws {
+        let gcpl = try untimed(convzoo_h5p_group_create())
+        var path = ""
+        for part in relativePath.split(separator: "/") {
+            path += (path.isEmpty ? "" : "/") + part
+            if H5Lexists(handle.id, path, convzoo_h5p_default()) > 0 { continue }
+            guard let g = HDF5Handle(H5Gcreate2(handle.id, path, convzoo_h5p_default(), gcpl.id, convzoo_h5p_default()),
+                                     close: H5Gclose) else {
+                throw WeightFileError(file: file.name, path: childPath(path), HDF5Library.withDetail("cannot create the group"))
+            }
+            _ = g
+        }
+    }
+
+    /// An object-creation property list without modification times, so that the same weights
+    /// always give the same bytes (HDF5 would stamp every group and dataset with the clock).
+    private func untimed(_ propertyListClass: hid_t) throws -> HDF5Handle {
+        guard let plist = HDF5Handle(H5Pcreate(propertyListClass), close: H5Pclose),
+              H5Pset_obj_track_times(plist.id, false) >= 0 else {
+            throw error(HDF5Library.withDetail("cannot make an object-creation property list"))
+        }
+        return plist
     }
 
     /// Creates a little-endian float32 dataset at `relativePath` (missing groups above it too)
@@ -23,12 +48,14 @@ extension HDF5Group {
     public func createDataset(_ relativePath: String, _ tensor: Tensor) throws -> HDF5Dataset {
         let target = childPath(relativePath)
         return try HDF5Library.serialized {
-            let lcpl = try intermediateGroupsPlist()
+            let parent = relativePath.split(separator: "/").dropLast().joined(separator: "/")
+            if !parent.isEmpty { try createMissingGroups(parent) }
+            let dcpl = try untimed(convzoo_h5p_dataset_create())
             let dims = tensor.shape.map { hsize_t($0) }
             guard let space = HDF5Handle(dims.isEmpty ? H5Screate(H5S_SCALAR)
                                                       : H5Screate_simple(Int32(dims.count), dims, nil), close: H5Sclose),
-                  let ds = HDF5Handle(H5Dcreate2(handle.id, relativePath, convzoo_h5t_ieee_f32le(), space.id, lcpl.id,
-                                                 convzoo_h5p_default(), convzoo_h5p_default()), close: H5Dclose) else {
+                  let ds = HDF5Handle(H5Dcreate2(handle.id, relativePath, convzoo_h5t_ieee_f32le(), space.id,
+                                                 convzoo_h5p_default(), dcpl.id, convzoo_h5p_default()), close: H5Dclose) else {
                 throw WeightFileError(file: file.name, path: target,
                                       HDF5Library.withDetail("cannot create a dataset of shape \(tensor.shape)"))
             }
@@ -42,13 +69,6 @@ extension HDF5Group {
         }
     }
 
-    private func intermediateGroupsPlist() throws -> HDF5Handle {
-        guard let lcpl = HDF5Handle(H5Pcreate(convzoo_h5p_link_create()), close: H5Pclose),
-              H5Pset_create_intermediate_group(lcpl.id, 1) >= 0 else {
-            throw error(HDF5Library.withDetail("cannot make a link-creation property list"))
-        }
-        return lcpl
-    }
 }
 
 extension HDF5Object {
