@@ -86,7 +86,7 @@ final class FinetuneCommandTests: XCTestCase {
         let whole = Self.work.appendingPathComponent("whole/model.h5")
         let a = try ZooBinary.run(common + ["--out", whole.path])
         XCTAssertEqual(a.status, 0, a.stderr)
-        XCTAssertFalse(a.stdout.contains("cached trunk features"), "augmentation runs the whole network")
+        XCTAssertFalse(a.stdout.contains("cached trunk features"), "augmented inputs are not cached")
 
         let resumed = Self.work.appendingPathComponent("resumed/model.h5")
         let killed = try ZooBinary.run(common + ["--out", resumed.path], environment: ["ZOO_TEST_KILL_AFTER_EPOCH": "2"])

@@ -192,6 +192,27 @@ final class FineTunerTests: XCTestCase {
         for (a, b) in zip(cachedHead.joined(), wholeHead.joined()) { XCTAssertEqual(a, b, accuracy: 1e-4) }
     }
 
+    func testWithAugmentationTheFrozenTrunkRunsInInferenceModeAndGivesTheWholeNetworksRun() throws {
+        func run(cache: Bool) throws -> (FineTuneResult, [[Float]]) {
+            let (model, report) = try twin("resnet18", divisor: 16)
+            let plan = try FreezePlan(model: model, newLayers: Set(report.fresh), trainableFrom: "conv5_block2")
+            let (result, _) = try tune(model, plan, in: cache ? "split" : "whole") {
+                $0.epochs = 2
+                $0.batchSize = 8
+                $0.augmentations = [.flip, .crop]
+                $0.cacheFeatures = cache
+            }
+            return (result, values(plan.trainable))
+        }
+        let (split, splitWeights) = try run(cache: true)
+        let (whole, wholeWeights) = try run(cache: false)
+        XCTAssertNil(split.featureSeconds, "augmented inputs cannot be cached")
+        for (a, b) in zip(split.history, whole.history) {
+            XCTAssertEqual(a.training.loss, b.training.loss, accuracy: 1e-5 * max(1, abs(b.training.loss)))
+        }
+        for (a, b) in zip(splitWeights.joined(), wholeWeights.joined()) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+    }
+
     func testTheCutOpensNestedSequentialsAndStopsBelowTheFirstDropout() throws {
         let (resnet, resnetReport) = try twin("resnet18", divisor: 16)
         try FreezePlan(model: resnet, newLayers: Set(resnetReport.fresh)).apply()

@@ -30,3 +30,22 @@ public struct TrunkSplit {
         }
     }
 }
+
+/// A frozen trunk that always runs in inference mode, as the bottom of a training network when
+/// augmentation changes its inputs every step: it keeps nothing for a backward pass it never
+/// gets (training stops above it) and takes the fused inference path. It shows no weights, so
+/// checkpoints hold only the part that trains.
+final class InferenceTrunk: Layer {
+    let trunk: Sequential
+    var name: String { trunk.name }
+
+    init(_ trunk: Sequential) { self.trunk = trunk }
+
+    func outputShape(for inputShape: [Int]) throws -> [Int] { try trunk.outputShape(for: inputShape) }
+
+    func forward(_ input: Tensor, mode: Mode) throws -> Tensor { try trunk.forward(input, mode: .inference) }
+
+    func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
+        throw LayerError(layer: name, "the frozen trunk has no backward pass; training stops above it")
+    }
+}
