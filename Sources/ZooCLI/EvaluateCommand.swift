@@ -6,7 +6,7 @@ import WeightIO
 import Zoo
 
 /// `zoo evaluate`: accuracy, per-class precision and recall, and the confusion matrix (CSV and PNG heat
-/// map) on an image folder.
+/// map) on an image folder or arrays (what `zoo finetune --data` takes).
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
@@ -18,7 +18,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Architecture, when the file does not record one (see `zoo list`).")
     var model: String?
 
-    @Option(help: "Image folder root/<class>/<image>; folders named after the model's classes are matched by name.")
+    @Option(help: "Image folder root/<class>/<image> (folders named after the model's classes are matched by name), a directory with images.npy and labels.npy, or an .h5 with x and y.")
     var data: String
 
     @Option(help: "Confusion matrix CSV (rows: true class, columns: predicted).")
@@ -37,16 +37,16 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try LoadedModel.load(weights: weights, modelName: model)
-        let folder = try ImageFolder(root: URL(fileURLWithPath: data), pipeline: loaded.pipeline)
+        let dataset = try TrainingDataSource.open(data, for: loaded.model)
         let outputShape = try loaded.model.outputShape()
         guard outputShape.count == 2 else {
             throw CommandFailure("\(loaded.model.architecture): output \(outputShape) has no classes to evaluate")
         }
         let classes = outputShape[1]
         let names = loaded.classNames(count: classes)
-        let toModel = try EvaluateCommand.labelMap(folder: folder.classNames, model: names, data: data)
+        let toModel = try EvaluateCommand.labelMap(folder: dataset.classNames, model: names, data: data)
         var metrics = MetricAccumulator(classes: classes)
-        let stream = try BatchStream(folder, batchSize: batch)
+        let stream = try BatchStream(dataset, batchSize: batch)
         for (i, b) in stream.enumerated() {
             let p = try loaded.probabilities(try loaded.model.predict(b.inputs))
             try metrics.add(logits: p, labels: b.labels.map { toModel[$0] }, meanLoss: 0)

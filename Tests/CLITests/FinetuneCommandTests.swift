@@ -108,6 +108,19 @@ final class FinetuneCommandTests: XCTestCase {
         XCTAssertEqual(epochs(b.stdout, from: 3).count, 2)
     }
 
+    func testEvaluateTakesTheArraysFinetuneTrainedOn() throws {
+        let out = Self.work.appendingPathComponent("digits-confusion.csv")
+        let r = try ZooBinary.run(["evaluate", "--weights", Self.base.path, "--data",
+                                   Self.repo.appendingPathComponent("datasets/digits").path, "--out", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let top1 = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("top-1 accuracy:") }, r.stdout)
+        XCTAssertTrue(top1.hasSuffix("(1797 images)"), String(top1))
+        let percent = try XCTUnwrap(Double(top1.split(separator: " ")[2].dropLast()))
+        XCTAssertGreaterThan(percent, 90, "two epochs on the digits: \(top1)")
+        XCTAssertEqual(try String(contentsOf: out, encoding: .utf8).split(separator: "\n").count, 11)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: Self.work.appendingPathComponent("digits-confusion.png").path))
+    }
+
     func testMistakesGetClearErrors() throws {
         let out = Self.work.appendingPathComponent("bad/model.h5").path
         let unknown = try ZooBinary.run(["finetune", "--weights", Self.base.path, "--data", Self.folder.path, "--out", out,
