@@ -14,9 +14,9 @@ struct LoadedModel {
     /// override it), loads the weights, and takes the file's class names, preprocessing, resize
     /// transform and input size. Without a file: the named architecture with its seeded weights.
     static func load(weights: String?, modelName: String?, shape: ModelOptions = ModelOptions(),
-                     inputSize: (height: Int, width: Int)? = nil) throws -> LoadedModel {
+                     inputSize: (height: Int, width: Int)? = nil, applyEXIF: Bool = false) throws -> LoadedModel {
         let model = try build(weights: weights, modelName: modelName, shape: shape, inputSize: inputSize)
-        return LoadedModel(model: model, pipeline: try ImagePipeline(model: model))
+        return LoadedModel(model: model, pipeline: try ImagePipeline(model: model, applyEXIF: applyEXIF))
     }
 
     /// The model of `load`, without an image pipeline (for commands that take tensors); the load

@@ -27,6 +27,9 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Confusion matrix heat map PNG, cells coloured by their share of the true class (default: --out with .png).")
     var png: String?
 
+    @Flag(help: "Turn images upright by their EXIF orientation (Keras, PIL and torchvision ignore it).")
+    var exif = false
+
     @Option(help: "Images per batch.")
     var batch = 32
 
@@ -37,7 +40,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try LoadedModel.load(weights: weights, modelName: model)
-        let dataset = try TrainingDataSource.open(data, for: loaded.model)
+        let dataset = try TrainingDataSource.open(data, for: loaded.model, applyEXIF: exif)
         let outputShape = try loaded.model.outputShape()
         guard outputShape.count == 2 else {
             throw CommandFailure("\(loaded.model.architecture): output \(outputShape) has no classes to evaluate")

@@ -30,6 +30,9 @@ struct FeaturesCommand: ParsableCommand {
     @Option(help: "Output: .npy (rows x features), .h5 or .csv (also each row's label and path; with --input the row index, no label).")
     var out: String
 
+    @Flag(help: "Turn images upright by their EXIF orientation (Keras, PIL and torchvision ignore it).")
+    var exif = false
+
     @Option(help: "Images per batch.")
     var batch = 32
 
@@ -69,7 +72,7 @@ struct FeaturesCommand: ParsableCommand {
             features.labels = nil
             features.names = features.indices.map(String.init)
         } else {
-            let loaded = try LoadedModel.load(weights: weights, modelName: model)
+            let loaded = try LoadedModel.load(weights: weights, modelName: model, applyEXIF: exif)
             let folder = try ImageFolder(root: URL(fileURLWithPath: directory!), pipeline: loaded.pipeline)
             features = try FeatureExtractor(model: loaded.model, layer: layer)
                 .extract(from: folder, batchSize: batch, logger: logger, progress: progress)

@@ -69,6 +69,9 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Input preprocessing to train with and record: caffe, torch, tf or none (default: the weights' or the architecture's).")
     var preprocessing: String?
 
+    @Flag(help: "Turn images upright by their EXIF orientation (Keras, PIL and torchvision ignore it).")
+    var exif = false
+
     @Option(help: "Seed of the split, shuffling, augmentation, dropout and the new head's initialization.")
     var seed: UInt64 = 0
 
@@ -108,7 +111,7 @@ struct FinetuneCommand: ParsableCommand {
         let (model, report) = try buildModel(classes: classNames.count)
         if let report { print(report.description) }
         if let preprocessing { model.preprocessing = preprocessing }
-        let dataset = try TrainingDataSource.open(data, for: model)
+        let dataset = try TrainingDataSource.open(data, for: model, applyEXIF: exif)
         let plan = try FreezePlan(model: model, newLayers: NewHeadModel.newLayers(report),
                                   pretrained: weights != nil, trainableFrom: trainableFrom, freezeUntil: freezeUntil)
         print("\(model.architecture): \(plan.trainable.count) of \(plan.trainable.count + plan.frozen.count) layers with "

@@ -22,6 +22,9 @@ struct PredictCommand: ParsableCommand {
     @Argument(help: "Image files (.jpg, .jpeg, .png).")
     var images: [String]
 
+    @Flag(help: "Turn images upright by their EXIF orientation (Keras, PIL and torchvision ignore it).")
+    var exif = false
+
     @Option(help: ArgumentHelp("Divide every channel count (narrow twins for tests).", visibility: .hidden))
     var channelDivisor = 1
 
@@ -37,7 +40,7 @@ struct PredictCommand: ParsableCommand {
         var shape = ModelOptions()
         shape.channelDivisor = channelDivisor
         shape.hiddenUnits = hiddenUnits
-        let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: shape)
+        let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: shape, applyEXIF: exif)
         var succeeded = 0
         for path in images {
             let x: Tensor

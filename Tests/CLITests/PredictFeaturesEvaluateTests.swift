@@ -121,6 +121,27 @@ final class PredictFeaturesEvaluateTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("nope"), bad.stderr)
     }
 
+    /// `--exif` turns a photo upright by its orientation tag (6: rotated 90 degrees); without it the
+    /// pixels are used as stored, as Keras and torchvision do.
+    func testExifOrientationIsAppliedOnlyWhenAsked() throws {
+        let folder = Self.work.appendingPathComponent("exif/photo")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try? FileManager.default.copyItem(at: Self.repo.appendingPathComponent("Tests/Fixtures/images/exif6.jpg"),
+                                          to: folder.appendingPathComponent("exif6.jpg"))
+        var outputs: [Data] = []
+        for exif in [false, true, false] {
+            let out = Self.work.appendingPathComponent("exif-\(exif)-\(outputs.count).npy")
+            let r = try ZooBinary.run(["features", "--model", "lenet5", "--layer", "c1", folder.deletingLastPathComponent().path,
+                                       "--out", out.path] + (exif ? ["--exif"] : []))
+            XCTAssertEqual(r.status, 0, r.stderr)
+            outputs.append(try Data(contentsOf: out))
+        }
+        XCTAssertEqual(outputs[0], outputs[2], "the same run twice")
+        XCTAssertNotEqual(outputs[0], outputs[1], "upright pixels give other features")
+        let p = try ZooBinary.run(["predict", "--weights", Self.weights.path, "--exif", folder.appendingPathComponent("exif6.jpg").path])
+        XCTAssertEqual(p.status, 0, p.stderr)
+    }
+
     func testEvaluatePrintsAccuracyAndWritesTheConfusionMatrix() throws {
         let out = Self.work.appendingPathComponent("confusion.csv")
         let r = try ZooBinary.run(["evaluate", "--weights", Self.weights.path, "--data", Self.folder.path, "--out", out.path])

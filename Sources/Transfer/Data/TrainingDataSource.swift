@@ -24,15 +24,16 @@ public enum TrainingDataSource {
         }
     }
 
-    /// The dataset at `path`, producing `model`'s inputs.
-    public static func open(_ path: String, for model: Model) throws -> LabeledDataset {
+    /// The dataset at `path`, producing `model`'s inputs; images turned upright by their EXIF
+    /// orientation when `applyEXIF`.
+    public static func open(_ path: String, for model: Model, applyEXIF: Bool = false) throws -> LabeledDataset {
         guard let preprocessing = Preprocessing(rawValue: model.preprocessing) else {
             throw TransferError("\(model.architecture): unknown preprocessing '\(model.preprocessing)'")
         }
         let dataset: TensorDataset
         switch try kind(of: path) {
         case .folder(let url):
-            return try ImageFolder(root: url, pipeline: ImagePipeline(model: model))
+            return try ImageFolder(root: url, pipeline: ImagePipeline(model: model, applyEXIF: applyEXIF))
         case .arrays(let x, let y, let names):
             let raw = try TensorDataset.npy(inputs: x, labels: y, classNames: names)
             dataset = try TensorDataset(inputs: try digitsOnCanvas(raw.inputs, for: model) ?? raw.inputs,
