@@ -129,13 +129,15 @@ struct FinetuneCommand: ParsableCommand {
         settings.seed = seed
         settings.cacheFeatures = !noFeatureCache
         let tuner = FineTuner(model: model, plan: plan, settings: settings)
-        let curves = outURL.deletingPathExtension().path.replacingOccurrences(of: ".weights", with: "") + "-curves.svg"
+        let base = outURL.deletingPathExtension().pathExtension == "weights"
+            ? outURL.deletingPathExtension().deletingPathExtension().path : outURL.deletingPathExtension().path
+        let curves = base + "-curves.svg"
         tuner.callbacks = [ProgressLogger(), CurvesWriter(url: URL(fileURLWithPath: curves),
                                                           title: "\(model.architecture) on \(data), "
                                                               + (weights.map { "from \($0)" } ?? "from scratch"))]
         if let interruption = TestInterruption.fromEnvironment() { tuner.callbacks.append(interruption) }
         let checkpointDirectory = URL(fileURLWithPath: checkpoints
-            ?? outURL.deletingPathExtension().path.replacingOccurrences(of: ".weights", with: "") + ".checkpoints")
+            ?? base + ".checkpoints")
         let started = Stopwatch.now()
         let result = try tuner.run(on: dataset, output: outURL, checkpoints: checkpointDirectory, resume: resume)
         let seconds = Stopwatch.now() - started

@@ -85,6 +85,30 @@ final class FineTunerTests: XCTestCase {
                        values(model.network.allLayers.filter { $0 is BatchNorm }))
     }
 
+    func testAFreshRunClearsAnEarlierRunsCheckpointsSoResumeCannotPickThemUp() throws {
+        let (model, report) = try twin("resnet18", divisor: 16)
+        let plan = try FreezePlan(model: model, newLayers: Set(report.fresh))
+        _ = try tune(model, plan) { $0.epochs = 3 }
+        let directory = work.appendingPathComponent("run/ckpt")
+        XCTAssertEqual(Checkpointer.checkpoints(in: directory).map(\.epoch), [3])
+        _ = try tune(model, plan) { $0.epochs = 1 }
+        XCTAssertEqual(Checkpointer.checkpoints(in: directory).map(\.epoch), [1])
+    }
+
+    func testAWeightsH5OutputIsWrittenInKeras3sLayout() throws {
+        let (model, report) = try twin("resnet18", divisor: 16)
+        let plan = try FreezePlan(model: model, newLayers: Set(report.fresh))
+        var settings = FineTuneSettings()
+        settings.epochs = 1
+        let tuner = FineTuner(model: model, plan: plan, settings: settings)
+        tuner.log = { _ in }
+        let out = work.appendingPathComponent("tuned.weights.h5")
+        _ = try tuner.run(on: try dataset(), output: out, checkpoints: work.appendingPathComponent("ckpt"))
+        let file = try WeightFile.open(out)
+        XCTAssertEqual(file.format, .keras3)
+        XCTAssertEqual(file.metadata.classNames, ["ant", "bee", "cat"])
+    }
+
     func testTrainableFromOpensLaterBlocksAtTheTrunkRateAndKeepsEarlierStatistics() throws {
         let (model, report) = try twin("resnet18", divisor: 16)
         let plan = try FreezePlan(model: model, newLayers: Set(report.fresh), trainableFrom: "conv5_block1")

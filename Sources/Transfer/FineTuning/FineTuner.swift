@@ -125,7 +125,8 @@ public final class FineTuner {
         let augmentations = settings.augmentations.map { $0.make(height: model.inputShape[0], width: model.inputShape[1]) }
 
         let monitor: Monitor = validation == nil ? .trainingLoss : .validationLoss
-        let saver = BestModelSaver(monitor: monitor) { [model] _ in try model.saveWeights(to: output) }
+        let format = SaveFormat(fileName: output.lastPathComponent)
+        let saver = BestModelSaver(monitor: monitor) { [model] _ in try model.saveWeights(to: output, format: format) }
         var all: [TrainingCallback] = callbacks + [saver]
         if let patience = settings.earlyStopPatience {
             all.append(EarlyStopping(monitor: .validationLoss, patience: patience, restoreBest: true))
@@ -135,6 +136,13 @@ public final class FineTuner {
                               configuration: TrainingConfiguration(batchSize: settings.batchSize, seed: settings.seed,
                                                                    evaluationBatchSize: settings.batchSize),
                               augmentations: augmentations, callbacks: all)
+        if !resume {
+            // A fresh run: an earlier run's checkpoints here would outrank this run's (a later
+            // epoch number) and be what a later --resume picks up.
+            let stale = Checkpointer.checkpoints(in: checkpoints)
+            for old in stale { try FileManager.default.removeItem(at: old.url) }
+            if !stale.isEmpty { log("removed \(stale.count) checkpoint(s) of an earlier run from \(checkpoints.path)") }
+        }
         if resume {
             guard let latest = Checkpointer.latest(in: checkpoints) else {
                 throw TransferError("--resume: no checkpoint in \(checkpoints.path)")

@@ -8,6 +8,12 @@ public enum SaveFormat: String, Sendable, CaseIterable {
     case kerasH5 = "keras-h5"
     /// Keras 3 `.weights.h5` (`layers/<key>/vars/<i>`); Keras requires that file-name ending.
     case keras3 = "keras3"
+
+    /// The format a file name asks for: Keras 3 for `.weights.h5` (the only name Keras 3 loads its
+    /// layout from), the legacy layout otherwise.
+    public init(fileName: String) {
+        self = fileName.hasSuffix(".weights.h5") ? .keras3 : .kerasH5
+    }
 }
 
 /// Writes weight archives as Keras files, atomically.
