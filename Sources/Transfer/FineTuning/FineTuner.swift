@@ -76,6 +76,32 @@ public final class FineTuner {
         return groups
     }
 
+    /// What the trainer runs and on what: the whole network on the streamed samples; or, below a
+    /// frozen trunk, the head on trunk features computed once; or, with augmentation, the head
+    /// above a trunk that runs in inference mode each step.
+    private func trainingSetup(_ training: StreamedData, _ validation: StreamedData?) throws
+        -> (network: Layer, training: TrainingData, validation: TrainingData?, cached: Bool, featureSeconds: Double?) {
+        guard settings.cacheFeatures, let cut = TrunkSplit(model.network) else {
+            return (model.network, training, validation, false, nil)
+        }
+        let below = cut.trunk.layers.last?.name ?? cut.trunk.name
+        let head = cut.head.layers.map(\.name).joined(separator: ", ")
+        guard settings.augmentations.isEmpty else {
+            log("frozen trunk below '\(below)' runs in inference mode each step (augmentation changes its inputs); "
+                + "the head (\(head)) trains")
+            return (Sequential(name: model.network.name, [InferenceTrunk(cut.trunk)] + cut.head.layers), training,
+                    validation, false, nil)
+        }
+        let started = Stopwatch.now()
+        let features = try TrunkFeatures(trunk: cut.trunk, batchSize: settings.batchSize)
+        let cachedTraining = try features.compute(training)
+        let cachedValidation = try validation.map { try features.compute($0) }
+        let seconds = Stopwatch.now() - started
+        log(String(format: "cached trunk features: %@ per sample below '%@', %.1f s; only the head (%@) runs each step",
+                   cachedTraining.sampleShape.map(String.init).joined(separator: "x"), below, seconds, head))
+        return (cut.head, cachedTraining, cachedValidation, true, seconds)
+    }
+
     /// Trains on `dataset`, writes the best epoch's model to `output` and a checkpoint each epoch
     /// under `checkpoints`; with `resume`, continues from the newest checkpoint there.
     public func run(on dataset: LabeledDataset, output: URL, checkpoints: URL, resume: Bool = false) throws -> FineTuneResult {
@@ -96,28 +122,8 @@ public final class FineTuner {
         let streamedTraining = StreamedData(dataset, indices: split.train, classes: classes)
         let streamedValidation = split.validation.isEmpty ? nil : StreamedData(dataset, indices: split.validation, classes: classes)
 
-        var network: Layer = model.network
-        var training: TrainingData = streamedTraining
-        var validation: TrainingData? = streamedValidation
-        var featureSeconds: Double?
-        let cut = settings.cacheFeatures ? TrunkSplit(model.network) : nil
-        if let cut, !settings.augmentations.isEmpty {
-            // Augmentation changes the trunk's inputs every step: no cache, but the trunk still
-            // runs in inference mode and keeps nothing for backward.
-            network = Sequential(name: model.network.name, [InferenceTrunk(cut.trunk)] + cut.head.layers)
-            log("frozen trunk below '\(cut.trunk.layers.last!.name)' runs in inference mode each step (augmentation "
-                + "changes its inputs); the head (\(cut.head.layers.map(\.name).joined(separator: ", "))) trains")
-        } else if let cut {
-            let started = Stopwatch.now()
-            let features = try TrunkFeatures(trunk: cut.trunk, batchSize: settings.batchSize)
-            training = try features.compute(streamedTraining)
-            validation = try streamedValidation.map { try features.compute($0) }
-            featureSeconds = Stopwatch.now() - started
-            network = cut.head
-            log(String(format: "cached trunk features: %@ per sample below '%@', %.1f s; only the head (%@) runs each step",
-                       (training as! LabeledData).sampleShape.map(String.init).joined(separator: "x"), cut.trunk.layers.last!.name,
-                       featureSeconds!, cut.head.layers.map(\.name).joined(separator: ", ")))
-        }
+        let setup = try trainingSetup(streamedTraining, streamedValidation)
+        let (network, training, validation) = (setup.network, setup.training, setup.validation)
 
         let groups = parameterGroups
         guard !groups.isEmpty else { throw TransferError("nothing to train: every layer is frozen") }
@@ -152,10 +158,11 @@ public final class FineTuner {
         }
         try trainer.fit(training, validation: validation, epochs: settings.epochs)
         guard saver.bestEpoch > 0 else { throw TransferError("no epoch was trained (\(trainer.epoch) done already)") }
-        let trained = (training as? LabeledData)?.count ?? streamedTraining.count - streamedTraining.skipped.count
-        let validated = validation.map { ($0 as? LabeledData)?.count ?? $0.count - streamedValidation!.skipped.count } ?? 0
+        let trained = setup.cached ? training.count : streamedTraining.count - streamedTraining.skipped.count
+        let validated = setup.cached ? validation?.count ?? 0
+            : streamedValidation.map { $0.count - $0.skipped.count } ?? 0
         return FineTuneResult(history: trainer.history, bestEpoch: saver.bestEpoch, best: saver.best, monitor: monitor,
-                              trainingSamples: trained, validationSamples: validated, featureSeconds: featureSeconds,
+                              trainingSamples: trained, validationSamples: validated, featureSeconds: setup.featureSeconds,
                               stopReason: trainer.stopReason,
                               skipped: streamedTraining.skipped + (streamedValidation?.skipped ?? []))
     }
