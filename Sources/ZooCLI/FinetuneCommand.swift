@@ -51,7 +51,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Learning rate of pre-trained layers that train (default: --lr / 10).")
     var trunkLr: Double?
 
-    @Option(help: "Augmentations, comma separated: \(AugmentationChoice.allCases.map(\.rawValue).joined(separator: ", ")) (default none).")
+    @Option(help: "Augmentations, comma separated: \(AugmentationChoice.allCases.map(\.rawValue).joined(separator: ", ")).")
     var augment = "none"
 
     @Option(help: "Share of each class held out for validation.")
