@@ -142,19 +142,18 @@ public final class FineTuner {
                               configuration: TrainingConfiguration(batchSize: settings.batchSize, seed: settings.seed,
                                                                    evaluationBatchSize: settings.batchSize),
                               augmentations: augmentations, callbacks: all)
-        if !resume {
-            // A fresh run: an earlier run's checkpoints here would outrank this run's (a later
-            // epoch number) and be what a later --resume picks up.
-            let stale = Checkpointer.checkpoints(in: checkpoints)
-            for old in stale { try FileManager.default.removeItem(at: old.url) }
-            if !stale.isEmpty { log("removed \(stale.count) checkpoint(s) of an earlier run from \(checkpoints.path)") }
-        }
         if resume {
             guard let latest = Checkpointer.latest(in: checkpoints) else {
                 throw TransferError("--resume: no checkpoint in \(checkpoints.path)")
             }
             try trainer.resume(from: latest)
             log("resumed from \(latest.path) after epoch \(trainer.epoch)")
+        } else {
+            // A fresh run: an earlier run's checkpoints here would outrank this run's (a later
+            // epoch number) and be what a later --resume picks up.
+            let stale = Checkpointer.checkpoints(in: checkpoints)
+            for old in stale { try FileManager.default.removeItem(at: old.url) }
+            if !stale.isEmpty { log("removed \(stale.count) checkpoint(s) of an earlier run from \(checkpoints.path)") }
         }
         try trainer.fit(training, validation: validation, epochs: settings.epochs)
         guard saver.bestEpoch > 0 else { throw TransferError("no epoch was trained (\(trainer.epoch) done already)") }
