@@ -34,7 +34,7 @@ struct RunCommand: ParsableCommand {
         let m = try LoadedModel.build(weights: weights, modelName: model, shape: shape.modelOptions(),
                                       inputSize: (x.shape[1], x.shape[2]))
         let y = try layer.map { try m.output(at: $0, for: x) } ?? m.predict(x)
-        try AtomicFile.write(NPY.encode(y), to: URL(fileURLWithPath: out))
+        try DurableFile.write(NPY.encode(y), to: URL(fileURLWithPath: out))
         print("wrote \(out): shape \(y.shape)")
     }
 }

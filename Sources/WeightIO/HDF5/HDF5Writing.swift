@@ -59,16 +59,44 @@ extension HDF5Group {
                 throw WeightFileError(file: file.name, path: target,
                                       HDF5Library.withDetail("cannot create a dataset of shape \(tensor.shape)"))
             }
-            if tensor.count > 0 {
-                guard H5Dwrite(ds.id, convzoo_h5t_native_float(), convzoo_h5s_all(), convzoo_h5s_all(),
-                               convzoo_h5p_default(), tensor.data) >= 0 else {
-                    throw WeightFileError(file: file.name, path: target, HDF5Library.withDetail("cannot write the data"))
-                }
-            }
+            if tensor.count > 0 { try write(tensor, to: ds, space: space, path: target) }
             return try HDF5Dataset(file: file, path: target, dataset: ds)
         }
     }
 
+
+    /// Writes `tensor` into `dataset` straight from its storage, in slices of whole rows (first
+    /// axis) of at most the file's `sliceBytes`, reporting each to its `afterSlice`.
+    private func write(_ tensor: Tensor, to dataset: HDF5Handle, space: HDF5Handle, path: String) throws {
+        let rows = tensor.shape.first ?? 1
+        let rowCount = tensor.count / max(rows, 1)
+        let rowsPerSlice = max(1, min(rows, file.sliceBytes / max(1, rowCount * 4)))
+        var dims = tensor.shape.map { hsize_t($0) }
+        var row = 0
+        while row < rows {
+            let n = min(rowsPerSlice, rows - row)
+            let ok: Bool
+            if n == rows || dims.isEmpty {
+                ok = H5Dwrite(dataset.id, convzoo_h5t_native_float(), convzoo_h5s_all(), convzoo_h5s_all(),
+                              convzoo_h5p_default(), tensor.data) >= 0
+            } else {
+                var start = [hsize_t](repeating: 0, count: dims.count), count = dims
+                start[0] = hsize_t(row)
+                count[0] = hsize_t(n)
+                dims[0] = hsize_t(n)
+                guard let memory = HDF5Handle(H5Screate_simple(Int32(dims.count), dims, nil), close: H5Sclose),
+                      H5Sselect_hyperslab(space.id, H5S_SELECT_SET, start, nil, count, nil) >= 0 else {
+                    throw WeightFileError(file: file.name, path: path, HDF5Library.withDetail("cannot select rows \(row)..<\(row + n)"))
+                }
+                ok = H5Dwrite(dataset.id, convzoo_h5t_native_float(), memory.id, space.id, convzoo_h5p_default(),
+                              tensor.data + row * rowCount) >= 0
+            }
+            guard ok else { throw WeightFileError(file: file.name, path: path, HDF5Library.withDetail("cannot write the data")) }
+            row += n
+            file.dataBytesWritten += n * rowCount * 4
+            file.afterSlice?(file.dataBytesWritten)
+        }
+    }
 }
 
 extension HDF5Object {
