@@ -71,11 +71,22 @@ struct ConvertCommand: ParsableCommand {
             var meta = file.metadata
             meta.architecture = m.architecture
             m.classNames = meta.classNames
-            try m.saveWeights(to: outURL, format: target)
+            try m.saveWeights(to: outURL, format: target, hooks: .killedForTests)
             print(report)
         } else {
-            try WeightWriter.write(file.read(), to: outURL, format: target)
+            try WeightWriter.write(file.read(), to: outURL, format: target, hooks: .killedForTests)
         }
         print("wrote \(output) (\(target.rawValue))")
+    }
+}
+
+extension SaveHooks {
+    /// Kills the process abruptly (SIGKILL) once the save has written `ZOO_TEST_KILL_DURING_SAVE`
+    /// bytes of weights, in 16 KB slices: tests use it to stop `convert` mid-save, as `kill -9` would.
+    static var killedForTests: SaveHooks {
+        guard let bytes = ProcessInfo.processInfo.environment["ZOO_TEST_KILL_DURING_SAVE"].flatMap(Int.init) else {
+            return SaveHooks()
+        }
+        return SaveHooks(chunkSize: 16 * 1024) { written in if written >= bytes { kill(getpid(), SIGKILL) } }
     }
 }

@@ -127,8 +127,9 @@ public struct WeightFetcher {
                 failures += 1
                 let kept = size(of: fd)
                 guard failures <= retries else {
-                    throw PretrainedError("download of \(source) interrupted: \(why); \(kept) bytes kept in \(part.path); "
-                        + "run `zoo fetch \(entry.name)` again to resume")
+                    let next = kept > 0 ? "\(kept) bytes kept in \(part.path); run `zoo fetch \(entry.name)` again to resume"
+                                        : "nothing received; run `zoo fetch \(entry.name)` again to retry"
+                    throw PretrainedError("download of \(source) interrupted: \(why); \(next)")
                 }
                 log("\(why); resuming (retry \(failures) of \(retries))")
             }

@@ -101,12 +101,16 @@ extension HDF5Group {
 
 extension HDF5Object {
     /// Sets attribute `name` (replacing one of that name). Strings are stored fixed-length and
-    /// NUL-padded, as NumPy's `S` arrays that Keras writes; an empty string array is stored as an
-    /// empty float64 array, as Keras stores a layer's empty `weight_names`.
+    /// NUL-padded, as NumPy's `S` arrays that Keras writes, except a string too long for HDF5's
+    /// 64 KB attribute message (a full model's `model_config`), stored as h5py stores a `str`:
+    /// variable-length UTF-8 in the file's heap. An empty string array is stored as an empty
+    /// float64 array, as Keras stores a layer's empty `weight_names`.
     public func setAttribute(_ name: String, _ value: AttributeValue) throws {
         try HDF5Library.serialized {
             if H5Aexists(handle.id, name) > 0 { H5Adelete(handle.id, name) }
             switch value {
+            case .string(let s) where s.utf8.count > kerasAttributeLimit:
+                try writeVariableString(name, s)
             case .string(let s):
                 try writeStrings(name, [s], scalar: true)
             case .strings(let a) where a.isEmpty:
@@ -162,6 +166,19 @@ extension HDF5Object {
               H5Awrite(attr.id, type.id, bytes) >= 0 else {
             throw error(HDF5Library.withDetail("cannot write string attribute '\(name)'"))
         }
+    }
+
+    private func writeVariableString(_ name: String, _ value: String) throws {
+        let written: Bool = value.withCString { chars in
+            var pointer: UnsafePointer<CChar>? = chars
+            guard let type = HDF5Handle(H5Tcopy(convzoo_h5t_c_s1()), close: H5Tclose),
+                  H5Tset_size(type.id, convzoo_h5t_variable()) >= 0, H5Tset_cset(type.id, H5T_CSET_UTF8) >= 0,
+                  let space = HDF5Handle(H5Screate(H5S_SCALAR), close: H5Sclose),
+                  let attr = HDF5Handle(H5Acreate2(handle.id, name, type.id, space.id, convzoo_h5p_default(),
+                                                   convzoo_h5p_default()), close: H5Aclose) else { return false }
+            return H5Awrite(attr.id, type.id, &pointer) >= 0
+        }
+        guard written else { throw error(HDF5Library.withDetail("cannot write string attribute '\(name)'")) }
     }
 
     private func writeNumbers<T>(_ name: String, _ values: [T], fileType: hid_t, memoryType: hid_t) throws {
