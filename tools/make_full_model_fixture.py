@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes Tests/Fixtures/weights/keras_resnet50_full.h5: a real Keras `model.save('x.h5')` file of ResNet50.
 
-Keras Applications' ResNet50 (v1) layer graph, built with Keras's own stack code, with every filter
-count divided by 64 (conv1 1 filter, stages 1/2/4/8, 3 classes, 32x32 input) so that the file stays
+Keras Applications' ResNet50 (v1) layer graph, built with Keras's own stack code (make_zoo_fixtures'
+keras_resnet50), with every filter count divided by 64 (conv1 1 filter, stages 1/2/4/8, 3 classes, 32x32 input) so that the file stays
 small while its `model_config` attribute (the whole ResNet50 graph as JSON) is still far over HDF5's
 64 KB limit for a compact attribute, as the full-size model's 153 KB one is. The weights are random;
 each weight's values are also written as expected_resnet50_full.npz (member `layer/weight`).
@@ -16,33 +16,15 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 import h5py
 import keras
 import numpy as np
-from keras import layers
-from keras.src.applications.resnet import stack_residual_blocks_v1 as stack
+
+from make_zoo_fixtures import keras_resnet50
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures", "weights")
-D = 64
-
-
-def narrow_resnet50(classes=3, size=32):
-    inputs = keras.Input((size, size, 3), name="input_layer")
-    x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(inputs)
-    x = layers.Conv2D(64 // D, 7, strides=2, use_bias=True, name="conv1_conv")(x)
-    x = layers.BatchNormalization(axis=3, epsilon=1.001e-5, name="conv1_bn")(x)
-    x = layers.Activation("relu", name="conv1_relu")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
-    x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    x = stack(x, 64 // D, 3, stride1=1, name="conv2")
-    x = stack(x, 128 // D, 4, name="conv3")
-    x = stack(x, 256 // D, 6, name="conv4")
-    x = stack(x, 512 // D, 3, name="conv5")
-    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    x = layers.Dense(classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, x, name="resnet50")
 
 
 def main():
     keras.utils.set_random_seed(15)
-    model = narrow_resnet50()
+    model = keras_resnet50(64, classes=3, size=32)
     rng = np.random.default_rng(15)
     for w in model.weights:
         w.assign(rng.standard_normal(tuple(w.shape)).astype("float32"))
