@@ -1,21 +1,14 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `zoo convert` on a Keras full-model file, and killed mid-save with SIGKILL.
 final class ConvertCommandTests: XCTestCase {
     var directory: URL!
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-convert-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { directory = try temporaryDirectory(self) }
 
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
-
-    func fixture(_ path: String) -> String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures").appendingPathComponent(path).path
-    }
+    func fixture(_ path: String) -> String { fixtureURL(path).path }
 
     func files() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() }
 
