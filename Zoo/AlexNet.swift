@@ -31,8 +31,8 @@ public enum AlexNet {
         let network = Sequential(name: caffe ? "alexnet_caffe" : "alexnet", layers)
         if o.includeTop {
             if !caffe { network.append(AdaptiveAvgPool2D(name: "avg_pool", outputSize: (6, 6))) }
-            let features = try Model.outputShape(of: network, for: inputShape, architecture: caffe ? "alexnet-caffe" : "alexnet")
-                .dropFirst().reduce(1, *)
+            let features = try Model.flattenedFeatures(of: network, for: inputShape,
+                                                       architecture: caffe ? "alexnet-caffe" : "alexnet", units: o.hidden, layer: "fc6")
             network.append(Flatten(name: "flatten"))
             // torchvision drops out before fc6 and fc7; Caffe after them. Both are identity at inference.
             if !caffe { network.append(Dropout(name: "drop6", rate: 0.5)) }

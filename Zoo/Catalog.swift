@@ -10,7 +10,14 @@ public struct Architecture: Sendable {
     let builder: @Sendable (ModelOptions) throws -> Model
 
     /// Builds the network with `options` (seeded initial weights).
-    public func make(_ options: ModelOptions = ModelOptions()) throws -> Model { try builder(options) }
+    public func make(_ options: ModelOptions = ModelOptions()) throws -> Model {
+        try options.validate(architecture: name, inputSides: inputSideRange)
+        return try builder(options)
+    }
+
+    /// Input heights and widths up to eight times the default side: beyond, no image task uses the
+    /// network and flattening tops grow past any memory.
+    public var inputSideRange: ClosedRange<Int> { 1...(8 * max(defaultInput[0], defaultInput[1])) }
 }
 
 /// Every architecture of the zoo.

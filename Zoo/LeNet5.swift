@@ -102,14 +102,8 @@ public enum LeNet5 {
         }
         let network = Sequential(name: architecture.replacingOccurrences(of: "-", with: "_"), layers)
         if o.includeTop {
-            let features: Int
-            do {
-                features = try network.outputShape(for: [1] + inputShape).dropFirst().reduce(1, *)
-            } catch {
-                let smallest = (1...256).first { (try? network.outputShape(for: [1, $0, $0, 1])) != nil } ?? 0
-                throw ModelError("\(architecture): input \(size.height)x\(size.width) is too small; the smallest input "
-                    + "this network supports is \(smallest)x\(smallest) (\(error))")
-            }
+            let features = try Model.flattenedFeatures(of: network, for: inputShape, architecture: architecture,
+                                                       units: hidden, layer: "f6")
             network.append(Flatten(name: "flatten"))
             network.append(Dense(name: "f6", inputFeatures: features, units: hidden, activation: squash))
             network.append(paper ? EuclideanRBF(name: "predictions", inputFeatures: hidden, units: classes)

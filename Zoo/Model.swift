@@ -46,6 +46,30 @@ public struct ModelOptions {
         self.inputSize = inputSize
     }
 
+    /// Classes a top may have (ImageNet-21k has 21,841).
+    public static let classesRange = 1...100_000
+    /// Height and width an input may have, whatever the architecture (each has its own range,
+    /// `Architecture.inputSideRange`; the smallest it supports is checked when built).
+    public static let inputSideRange = 1...4096
+    /// Channel divisors of narrow twins.
+    public static let channelDivisorRange = 1...64
+    /// Units of hidden dense layers.
+    public static let hiddenUnitsRange = 1...16_384
+
+    /// Throws unless every option is within its range; `Architecture.make` checks before building.
+    public func validate(architecture: String, inputSides: ClosedRange<Int> = ModelOptions.inputSideRange) throws {
+        func check(_ value: Int?, _ range: ClosedRange<Int>, _ what: String) throws {
+            guard let value, !range.contains(value) else { return }
+            throw ModelError("\(architecture): \(what) \(value) is out of range; expected \(range.lowerBound) to "
+                + "\(range.upperBound)")
+        }
+        try check(requestedClasses, ModelOptions.classesRange, "classes")
+        try check(inputSize?.height, inputSides, "input height")
+        try check(inputSize?.width, inputSides, "input width")
+        try check(channelDivisor, ModelOptions.channelDivisorRange, "channel divisor")
+        try check(hiddenUnits, ModelOptions.hiddenUnitsRange, "hidden units")
+    }
+
     /// A channel count of the full model, divided for narrow twins (rounded up).
     func channels(_ full: Int) -> Int { (full + channelDivisor - 1) / channelDivisor }
     var hidden: Int { hiddenUnits ?? 4096 }
@@ -113,6 +137,20 @@ public final class Model {
             throw ModelError("\(architecture): input \(inputShape[0])x\(inputShape[1]) is too small; "
                 + "the smallest input this network supports is \(smallest)x\(smallest) (\(error))")
         }
+    }
+
+    /// The features a flatten layer gives `units` dense units for `inputShape`, refused before the
+    /// dense layer is built when its weights would not fit in memory (their count grows with the input).
+    static func flattenedFeatures(of network: Sequential, for inputShape: [Int], architecture: String,
+                                  units: Int, layer: String) throws -> Int {
+        let shape = try outputShape(of: network, for: inputShape, architecture: architecture)
+        guard let features = MemoryBudget.product(Array(shape.dropFirst())) else {
+            throw ModelError("\(architecture): input \(inputShape[0])x\(inputShape[1]) gives more features than can be counted")
+        }
+        try MemoryBudget.check(MemoryBudget.product([features, units, 4]),
+                               for: "\(architecture) with a \(inputShape[0])x\(inputShape[1]) input: \(layer)'s weights "
+                                + "(\(features) x \(units))", hint: "leave the top off or use a smaller input size")
+        return features
     }
 
     /// The output shape for a batch of `batch`, batch first.

@@ -45,8 +45,8 @@ public enum VGG {
         let flavour: Flavour = batchNorm ? .torchvision : .keras
         if o.includeTop {
             if batchNorm { trunk.append(AdaptiveAvgPool2D(name: "avg_pool", outputSize: (7, 7))) }
-            let features = try Model.outputShape(of: trunk, for: inputShape, architecture: "vgg\(depth.rawValue)")
-                .dropFirst().reduce(1, *)
+            let features = try Model.flattenedFeatures(of: trunk, for: inputShape, architecture: "vgg\(depth.rawValue)",
+                                                       units: o.hidden, layer: "fc1")
             trunk.append(Flatten(name: "flatten"))
             // torchvision draws its Linear layers from N(0, 0.01); Keras uses Glorot uniform.
             let dense: Initializer = batchNorm ? .normal(mean: 0, std: 0.01) : .glorotUniform

@@ -25,16 +25,13 @@ struct LoadedModel {
                       inputSize: (height: Int, width: Int)? = nil) throws -> Model {
         let url = weights.map { URL(fileURLWithPath: $0) }
         let metadata = try url.map { try WeightFile.open($0).metadata }
+        if let weights { try metadata?.validate(file: weights) }
         guard let name = modelName ?? metadata?.architecture else {
-            throw ValidationError("\(weights ?? "the weight file") does not record its architecture; "
+            throw CommandFailure("\(weights ?? "the weight file") does not record its architecture; "
                 + "give it with --model (see `zoo list`)")
         }
         var options = shape
-        if let size = inputSize {
-            options.inputSize = size
-        } else if let recorded = metadata?.inputSize, recorded.count == 3 {
-            options.inputSize = (recorded[0], recorded[1])
-        }
+        if let size = inputSize ?? metadata?.recordedInputSize { options.inputSize = size }
         if let url { options = try options.adjusted(toWeights: url) }
         let model = try Catalog.architecture(named: name).make(options)
         if let url {

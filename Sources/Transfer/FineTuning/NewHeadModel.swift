@@ -15,6 +15,7 @@ public enum NewHeadModel {
     public static func build(architecture: String?, weights: URL?, classes: Int,
                              options: ModelOptions = ModelOptions()) throws -> (Model, LoadReport?) {
         let file = try weights.map { try WeightFile.open($0) }
+        if let weights { try file?.metadata.validate(file: weights.path) }
         guard let name = architecture ?? file?.metadata.architecture else {
             throw TransferError("\(weights?.path ?? "the weight file") does not record its architecture; give it (see `zoo list`)")
         }
@@ -22,9 +23,7 @@ public enum NewHeadModel {
         o.includeTop = true
         o.classes = classes
         o.classifierActivation = .linear
-        if o.inputSize == nil, let recorded = file?.metadata.inputSize, recorded.count == 3 {
-            o.inputSize = (recorded[0], recorded[1])
-        }
+        if o.inputSize == nil { o.inputSize = file?.metadata.recordedInputSize }
         if let weights { o = try o.adjusted(toWeights: weights) }
         let model = try Catalog.architecture(named: name).make(o)
         guard let weights, let file else { return (model, nil) }
