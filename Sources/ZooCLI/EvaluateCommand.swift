@@ -59,7 +59,7 @@ struct EvaluateCommand: ParsableCommand {
                 StandardError.warnNonFinite(b.inputs, source: "batch \(i + 1) of \(data)")
                 nonFinite = true
             }
-            let p = try loaded.probabilities(try loaded.model.predict(b.inputs))
+            let p = try loaded.model.probabilities(try loaded.model.predict(b.inputs))
             try metrics.add(logits: p, labels: b.labels.map { toModel[$0] }, meanLoss: 0)
             line.show("evaluate: batch \(i + 1)/\(stream.batchCount)")
         }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Engine
 import Foundation
-import Transfer
 import WeightIO
 import Zoo
 
@@ -67,16 +66,9 @@ struct ConvertCommand: ParsableCommand {
         let target = SaveFormat(rawValue: format)!
         let inURL = URL(fileURLWithPath: input), outURL = URL(fileURLWithPath: output)
         let file = try WeightFile.open(inURL)
-        try file.metadata.validate(file: input)
-        if let name = model ?? file.metadata.architecture {
+        if model != nil || file.metadata.architecture != nil {
             // Through the model: layer order and Keras 3 keys come from the architecture.
-            var o = try ModelOptions().adjusted(toWeights: inURL)
-            o.inputSize = file.metadata.recordedInputSize
-            let m = try Catalog.architecture(named: name).make(o)
-            let report = try m.loadWeights(from: inURL)
-            var meta = file.metadata
-            meta.architecture = m.architecture
-            m.classNames = meta.classNames
+            let (m, report) = try withFlagHints { try Model.load(from: file, architecture: model) }
             try m.saveWeights(to: outURL, format: target)
             print(report)
         } else {

@@ -1,6 +1,5 @@
 import Engine
 import WeightIO
-import Zoo
 
 extension ConvZooMetadata {
     /// Throws unless what a weight file records is something ConvZoo can use: a known architecture
