@@ -1,24 +1,19 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Inputs a new user types or is handed, out of range or damaged: each ends in a clear error that
 /// names the option or file and what was expected, with an exit status below 128 (no trap, no abort).
 final class HostileInputTests: XCTestCase {
     var directory: URL!
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let repo = repositoryRoot
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-hostile-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { directory = try temporaryDirectory(self) }
 
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
-
-    func hostile(_ name: String) -> String { Self.repo.appendingPathComponent("Tests/Fixtures/hostile/\(name)").path }
+    func hostile(_ name: String) -> String { fixtureURL("hostile/\(name)").path }
 
     /// Runs `zoo` under an 8 GB address-space limit, as a small machine would hold it.
-    func run(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> ZooBinary.Result {
+    func run(_ arguments: [String]) throws -> ZooBinary.Result {
         try ZooBinary.run(["-c", "ulimit -v 8388608; exec \"$0\" \"$@\"", ZooBinary.url.path] + arguments,
                           executable: URL(fileURLWithPath: "/bin/sh"))
     }
@@ -96,7 +91,7 @@ final class HostileInputTests: XCTestCase {
     }
 
     func testRecordedMetadataIsCheckedBeforeAnyModelIsBuilt() throws {
-        let image = Self.repo.appendingPathComponent("Tests/Fixtures/images/folder/ant/1.png").path
+        let image = fixtureURL("images/folder/ant/1.png").path
         try assertRefused(["predict", "--weights", hostile("lenet5_input_4096.h5"), image],
                           "lenet5_input_4096.h5, at /: attribute 'convzoo_input_size' is [4096, 4096, 1]; expected "
                           + "[height, width, channels] with sides from 1 to 256")
@@ -114,7 +109,7 @@ final class HostileInputTests: XCTestCase {
                           "keras3_tiny_bad_crc.keras, at model.weights.h5: CRC-32 is", "the entry is damaged")
         try assertRefused(["inspect", hostile("keras3_tiny_damaged_group.weights.h5")],
                           "at /layers/dense", "damaged layer group")
-        let sound = try run(["inspect", Self.repo.appendingPathComponent("Tests/Fixtures/weights/keras3_tiny.keras").path])
+        let sound = try run(["inspect", fixtureURL("weights/keras3_tiny.keras").path])
         XCTAssertEqual(sound.status, 0, sound.stderr)
     }
 
@@ -136,7 +131,7 @@ final class HostileInputTests: XCTestCase {
     }
 
     func testFilesThatAreNotWhatTheOptionNeeds() throws {
-        let weights = Self.repo.appendingPathComponent("Tests/Fixtures/weights/keras3_tiny.weights.h5").path
+        let weights = fixtureURL("weights/keras3_tiny.weights.h5").path
         let folder = directory.appendingPathComponent("photos")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let shipped = Self.repo.appendingPathComponent("weights/lenet5-digits.h5").path

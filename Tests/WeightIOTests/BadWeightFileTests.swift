@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestSupport
 import XCTest
 @testable import WeightIO
 
@@ -154,10 +155,7 @@ func oneEntryZip(name: String, content: [UInt8]) -> [UInt8] {
 /// Damage that once went unnoticed: a changed weight inside a `.keras` archive, a Keras 3 layer
 /// group that cannot be opened, names long enough to flood an error message.
 final class DamagedWeightFileTests: XCTestCase {
-    func hostile(_ name: String) -> URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/hostile/\(name)")
-    }
+    func hostile(_ name: String) -> URL { fixtureURL("hostile/\(name)") }
 
     func testAKerasArchiveEntryFailingItsCRCIsRefusedOnOpen() {
         let url = hostile("keras3_tiny_bad_crc.keras")
