@@ -117,8 +117,8 @@ struct FinetuneCommand: ParsableCommand {
             ? outURL.deletingPathExtension().deletingPathExtension().path : outURL.deletingPathExtension().path
         let checkpointDirectory = URL(fileURLWithPath: checkpoints ?? base + ".checkpoints")
         // Before any training: a folder that cannot be written would fail only after the first epoch.
-        try OptionCheck.writableFolder(outURL.deletingLastPathComponent(), option: "--out")
-        try OptionCheck.writableFolder(checkpointDirectory.deletingLastPathComponent(), option: "--checkpoints")
+        try OptionCheck.outputFile(out, option: "--out")
+        try OptionCheck.writableFolder(checkpointDirectory, option: "--checkpoints")
         let classNames = try TrainingDataSource.classNames(of: data)
         let (model, report) = try buildModel(classes: classNames.count)
         if let report { print(report.description) }

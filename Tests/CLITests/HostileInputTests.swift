@@ -148,6 +148,21 @@ final class HostileInputTests: XCTestCase {
                           "--lr must be a finite number above 0, got nan")
         try assertRefused(["convert", weights, directory.appendingPathComponent("o.h5").path, "--format", "onnx"],
                           "--format must be one of", "Usage: zoo convert")
+        try assertRefused(["convert", weights, directory.appendingPathComponent("o.h5").path, "--format", "keras3"],
+                          "o.h5: a Keras 3 weight file's name must end in .weights.h5")
+        try assertRefused(["convert", weights, weights], "the output is the input")
+        let keras3 = directory.appendingPathComponent("named.weights.h5").path
+        let converted = try run(["convert", weights, keras3])
+        XCTAssertTrue(converted.stdout.contains("(keras3)"), "the name says Keras 3: \(converted.stdout)\(converted.stderr)")
+        let x = try npy("(1, 4, 4, 1)")
+        try assertRefused(["run", "--model", "lenet5", "--input", x, "--out", folder.path], "--out \(folder.path) is a folder")
+        try assertRefused(["features", "--model", "lenet5", "--layer", "f6", "--input", x, "--out", notAFolder.path + "/f.npy"],
+                          "--out: \(notAFolder.path) is not a folder")
+        try assertRefused(["finetune", "--model", "lenet5", "--data", Self.repo.appendingPathComponent("datasets/digits").path,
+                           "--out", directory.appendingPathComponent("m.h5").path, "--checkpoints", notAFolder.path],
+                          "--checkpoints: \(notAFolder.path) is not a folder")
+        try assertRefused(["run", "--model", "lenet5", "--input", try npy("(0, 4, 4, 1)"), "--out", "y.npy"],
+                          "expected a (batch, height, width, channels) array of at least one sample, got shape [0, 4, 4, 1]")
     }
 
     func testDemoOutsideTheRepositoryAndWithTooManyShots() throws {
