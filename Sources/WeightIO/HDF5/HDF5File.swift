@@ -136,7 +136,7 @@ enum FileSignature: Equatable {
     static func sniff(_ url: URL, name: String) throws -> FileSignature {
         let handle: FileHandle
         do { handle = try FileHandle(forReadingFrom: url) } catch {
-            throw WeightFileError(file: name, path: "/", "cannot open the file for reading (\(describe(error)))")
+            throw WeightFileError(file: name, path: "/", "cannot open the file for reading (\(unreadableReason(url, error)))")
         }
         defer { try? handle.close() }
         let size: UInt64
