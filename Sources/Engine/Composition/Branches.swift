@@ -31,8 +31,6 @@ public final class Concatenate: Layer {
         if mode == .training {
             savedWidths = outputs.map { $0.shape.last! }
             savedOutputShape = shape
-        } else {
-            savedWidths = nil; savedOutputShape = nil
         }
         return out
     }

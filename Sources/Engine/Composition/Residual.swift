@@ -50,8 +50,10 @@ public final class Residual: Layer {
         var sum = try main.forward(input, mode: mode)
         try Merge.add(into: &sum, try shortcut?.forward(input, mode: mode) ?? input, layer: addName)
         activation.apply(sum.mutableData(), count: sum.count, lastAxis: shape.last!)
-        savedOutputShape = mode == .training ? shape : nil
-        savedOutput = mode == .training && activation != .linear ? sum : nil
+        if mode == .training {
+            savedOutputShape = shape
+            savedOutput = activation == .linear ? nil : sum
+        }
         return sum
     }
 

@@ -175,7 +175,7 @@ public final class ActivationLayer: Layer {
         _ = try outputShape(for: input.shape)
         var out = input
         activation.apply(out.mutableData(), count: out.count, lastAxis: input.shape.last!)
-        savedOutput = mode == .training ? out : nil
+        if mode == .training { savedOutput = out }
         return out
     }
 

@@ -26,7 +26,7 @@ public final class AdaptiveAvgPool2D: Layer {
 
     public func forward(_ input: Tensor, mode: Mode) throws -> Tensor {
         let plan = try plan(for: input.shape)
-        savedPlan = mode == .training ? plan : nil
+        if mode == .training { savedPlan = plan }
         if plan.outputShape == input.shape { return input }
         var out = Tensor(uninitialized: plan.outputShape)
         plan.averageForward(x: input.data, y: out.mutableData())

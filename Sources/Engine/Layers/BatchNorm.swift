@@ -109,7 +109,7 @@ public final class BatchNorm: Layer {
         let (scale, shift) = affine(mean: mean, inverseStd: inverse)
         var out = Tensor(uninitialized: input.shape)
         applyAffine(input.data, out.mutableData(), rows: rows, scale: scale, shift: shift)
-        saved = mode == .training ? Saved(input: input, mean: mean, inverseStd: inverse, batchStatistics: useBatch) : nil
+        if mode == .training { saved = Saved(input: input, mean: mean, inverseStd: inverse, batchStatistics: useBatch) }
         return out
     }
 

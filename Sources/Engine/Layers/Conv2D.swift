@@ -109,8 +109,6 @@ public final class Conv2D: Layer {
         if mode == .training {
             savedInput = input
             savedOutput = activation == .linear ? nil : out
-        } else {
-            savedInput = nil; savedOutput = nil
         }
         return out
     }
@@ -130,7 +128,6 @@ public final class Conv2D: Layer {
                              activation: after, y: out.mutableData())
             }
         }
-        savedInput = nil; savedOutput = nil
         return out
     }
 

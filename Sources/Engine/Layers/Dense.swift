@@ -53,8 +53,6 @@ public final class Dense: Layer {
         if mode == .training {
             savedInput = input
             savedOutput = activation == .linear ? nil : out
-        } else {
-            savedInput = nil; savedOutput = nil
         }
         return out
     }

@@ -39,9 +39,9 @@ public final class Dropout: Layer {
 
     public func forward(_ input: Tensor, mode: Mode) throws -> Tensor {
         _ = try outputShape(for: input.shape)
-        savedMask = nil; savedShape = nil
         guard mode == .training else { return input }
         savedShape = input.shape
+        savedMask = nil
         guard rate > 0 else { return input }
         var mask = Tensor(uninitialized: input.shape)
         let m = mask.mutableData()

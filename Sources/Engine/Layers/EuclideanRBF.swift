@@ -58,7 +58,7 @@ public final class EuclideanRBF: Layer {
                 }
             }
         }
-        savedInput = mode == .training ? input : nil
+        if mode == .training { savedInput = input }
         return out
     }
 

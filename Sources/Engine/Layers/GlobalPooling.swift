@@ -27,7 +27,7 @@ public final class GlobalAveragePooling2D: Layer {
                 for c in 0..<C { yn[c] /= d }
             }
         }
-        savedInputShape = mode == .training ? input.shape : nil
+        if mode == .training { savedInputShape = input.shape }
         return out
     }
 
@@ -82,7 +82,7 @@ public final class GlobalMaxPooling2D: Layer {
                 }
             }
         }
-        saved = mode == .training ? (input, out) : nil
+        if mode == .training { saved = (input, out) }
         return out
     }
 

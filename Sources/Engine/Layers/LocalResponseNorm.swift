@@ -50,7 +50,7 @@ public final class LocalResponseNorm: Layer {
                 for c in 0..<channels { yr[c] = xr[c] * f[c] }
             }
         }
-        savedInput = mode == .training ? input : nil
+        if mode == .training { savedInput = input }
         return out
     }
 

@@ -63,7 +63,6 @@ public final class MaxPool2D: Layer {
         let plan = try window.plan(for: input.shape, layer: name)
         var out = Tensor(uninitialized: plan.outputShape)
         let y = out.mutableData()
-        saved = nil
         if mode == .training {
             var argmax = [Int32](repeating: 0, count: out.count)
             argmax.withUnsafeMutableBufferPointer { plan.maxForward(x: input.data, y: y, argmax: $0.baseAddress!) }
@@ -120,7 +119,7 @@ public final class AvgPool2D: Layer {
         let plan = try window.plan(for: input.shape, layer: name, countPadding: countIncludePad)
         var out = Tensor(uninitialized: plan.outputShape)
         plan.averageForward(x: input.data, y: out.mutableData())
-        savedPlan = mode == .training ? plan : nil
+        if mode == .training { savedPlan = plan }
         return out
     }
 

@@ -18,7 +18,7 @@ public final class Flatten: Layer {
 
     public func forward(_ input: Tensor, mode: Mode) throws -> Tensor {
         let outShape = try outputShape(for: input.shape)
-        savedInputShape = mode == .training ? input.shape : nil
+        if mode == .training { savedInputShape = input.shape }
         return input.reshaped(outShape)
     }
 
@@ -57,7 +57,7 @@ public final class ZeroPadding2D: Layer {
         let outShape = try outputShape(for: input.shape)
         var out = Tensor(zeros: outShape)
         copyRows(from: input.data, inputShape: input.shape, to: out.mutableData(), outputShape: outShape, padding: true)
-        savedInputShape = mode == .training ? input.shape : nil
+        if mode == .training { savedInputShape = input.shape }
         return out
     }
 

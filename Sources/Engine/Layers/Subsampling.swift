@@ -54,7 +54,7 @@ public final class Subsampling: Layer {
             for c in 0..<channels { y[p * channels + c] = a[c] * s[p * channels + c] + b[c] }
         }
         activation.apply(y, count: out.count, lastAxis: channels)
-        saved = mode == .training ? (input.shape, sums, out) : nil
+        if mode == .training { saved = (input.shape, sums, out) }
         return out
     }
 

@@ -30,7 +30,7 @@ public enum WeightLoader {
         let layers = file.layers.map { layer in
             SourceLayer(name: layer.name, keras3Key: layer.keras3Key, path: layer.path, weights: layer.weights.map { w in
                 SourceWeight(name: w.name, path: w.path, shape: w.shape) { parameter in
-                    try parameter.value.withUnsafeMutableBufferPointer { try w.dataset.read(into: $0) }
+                    try parameter.value.withUnsafeMutableBufferPointer { try w.read(into: $0) }
                 }
             })
         }

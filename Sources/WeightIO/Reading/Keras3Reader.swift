@@ -13,7 +13,7 @@ enum Keras3Reader {
         try collect(layers, prefix: "", into: &found, limits: limits)
         let root = try file.root()
         return WeightFile(name: file.name, format: format, attributes: try WeightFile.attributes(of: root),
-                          layers: found, limits: limits, hdf5: file)
+                          layers: found, limits: limits, owner: file)
     }
 
     private static func collect(_ group: HDF5Group, prefix: String, into found: inout [StoredLayer],
@@ -31,7 +31,7 @@ enum Keras3Reader {
                 let weights = try numbers.map { i -> StoredWeight in
                     let dataset = try vars.dataset(String(i))
                     try dataset.checkReadable(limits)
-                    return StoredWeight(name: String(i), dataset: dataset)
+                    return StoredWeight(name: String(i), source: dataset)
                 }
                 let name = try vars.stringAttribute("name") ?? fullKey
                 // A nested model's own `vars` is usually empty; its layers carry the weights.
