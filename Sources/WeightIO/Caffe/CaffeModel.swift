@@ -33,10 +33,31 @@ public struct CaffeBlob: Sendable {
     public let byteRange: Range<Int>
     let runs: [Run]
 
-    /// The shape with the leading 1s of a legacy 4-D shape dropped: V1 files store an
-    /// InnerProduct's (4096, 9216) weights as (1, 1, 4096, 9216) and its bias as (1, 1, 1, 4096).
-    public var essentialShape: [Int] {
-        hasLegacyShape ? Array(shape.drop { $0 == 1 }) : shape
+    /// The shape with the leading 1s of a legacy 4-D shape dropped down to `rank` dimensions: V1
+    /// files store an InnerProduct's (4096, 9216) weights as (1, 1, 4096, 9216) and its bias as
+    /// (1, 1, 1, 4096).
+    public func essentialShape(rank: Int) -> [Int] {
+        var s = shape[...]
+        while hasLegacyShape, s.count > rank, s.first == 1 { s = s.dropFirst() }
+        return Array(s)
+    }
+
+    /// The values as a stored tensor of `shape` (this blob's count) under `conversion`; a blob whose
+    /// values are split over several fields (which no Caffe writer does) is refused.
+    func tensor(_ file: ReadOnlyFile, path: String, shape: [Int], conversion: LayoutConversion,
+                limits: ReadLimits) throws -> StoredTensor {
+        guard runs.count <= 1 else {
+            throw file.error(path, "its values are split over \(runs.count) separate fields; expected one packed "
+                             + "`data` field or one unbroken run of values")
+        }
+        let width = dtype.byteCount
+        let run = runs.first ?? Run(offset: byteRange.lowerBound, count: 0, stride: width)
+        var steps = [Int](repeating: 0, count: shape.count), step = run.stride
+        for axis in shape.indices.reversed() { steps[axis] = step; step &*= max(shape[axis], 1) }
+        let keyBytes = run.stride - width
+        return try StoredTensor(file: file, path: path, dtype: dtype, shape: shape, offset: run.offset, byteSteps: steps,
+                                region: (run.offset - keyBytes)..<(run.offset - keyBytes + run.count * run.stride),
+                                conversion: conversion, limits: limits)
     }
 }
 
@@ -45,6 +66,9 @@ public struct CaffeLayer: Sendable {
     public let name: String
     /// The type as V2 files name it (`Convolution`, `InnerProduct`); V1 enums are translated.
     public let type: String
+    /// The blobs (activations) it reads and writes, by name.
+    public let bottoms: [String]
+    public let tops: [String]
     public let blobs: [CaffeBlob]
     public let byteRange: Range<Int>
 }
@@ -67,14 +91,14 @@ public final class CaffeModel {
     public let netName: String?
     public let version: Version
     public let layers: [CaffeLayer]
-    let file: RandomAccessFile
+    let file: ReadOnlyFile
 
     /// Upper bounds on the index (the file's size bounds the rest).
     static let maxLayers = 100_000
     static let maxBlobsPerLayer = 64
     static let maxRunsPerBlob = 4096
 
-    init(name: String, netName: String?, version: Version, layers: [CaffeLayer], file: RandomAccessFile) {
+    init(name: String, netName: String?, version: Version, layers: [CaffeLayer], file: ReadOnlyFile) {
         self.name = name
         self.netName = netName
         self.version = version
@@ -84,14 +108,14 @@ public final class CaffeModel {
 
     /// Opens and indexes `url`; `limits` bound each blob's element count and rank.
     public static func open(_ url: URL, limits: ReadLimits = ReadLimits()) throws -> CaffeModel {
-        let file = try RandomAccessFile(url, name: url.path)
+        let file = try ReadOnlyFile(url)
         return try NetIndexer(file: file, limits: limits).index()
     }
 
     /// True when the file starts as a `NetParameter` does: a first field that is one of its own,
     /// of the right wire type, whose length fits in the file.
     static func looksLikeCaffeModel(_ url: URL) -> Bool {
-        guard let file = try? RandomAccessFile(url, name: url.path), file.size > 0 else { return false }
+        guard let file = try? ReadOnlyFile(url), file.size > 0 else { return false }
         let cursor = WireCursor(file, windowBytes: 64)
         guard let f = try? cursor.field(before: file.size) else { return false }
         switch (f.number, f.type) {
@@ -106,11 +130,11 @@ public final class CaffeModel {
 
 /// Builds a `CaffeModel`'s index in one pass over the file's structure.
 private struct NetIndexer {
-    let file: RandomAccessFile
+    let file: ReadOnlyFile
     let limits: ReadLimits
     let cursor: WireCursor
 
-    init(file: RandomAccessFile, limits: ReadLimits) {
+    init(file: ReadOnlyFile, limits: ReadLimits) {
         self.file = file
         self.limits = limits
         cursor = WireCursor(file)
@@ -173,8 +197,10 @@ private struct NetIndexer {
     private func layer(_ f: WireField, version: CaffeModel.Version, index: Int) throws -> CaffeLayer {
         let end = f.payload + Int(f.value)
         let (nameField, typeField, blobsField) = version == .layer ? (1, 2, 7) : (4, 5, 6)
+        let (bottomField, topField) = version == .layer ? (3, 4) : (2, 3)
         var name: String?
         var type = ""
+        var bottoms: [String] = [], tops: [String] = []
         var blobs: [CaffeBlob] = []
         cursor.path = "layer #\(index)"
         cursor.seek(f.payload)
@@ -184,6 +210,12 @@ private struct NetIndexer {
                 let text = try cursor.string(g, limit: 1024)
                 name = text
                 cursor.path = "layer '\(text)'"
+            case (bottomField, .lengthDelimited), (topField, .lengthDelimited):
+                guard bottoms.count + tops.count < 4096 else {
+                    throw cursor.fail("more than 4096 bottoms and tops; expected a layer's few inputs and outputs")
+                }
+                let blobName = try cursor.string(g, limit: 1024)
+                if g.number == bottomField { bottoms.append(blobName) } else { tops.append(blobName) }
             case (typeField, .lengthDelimited) where version == .layer:
                 type = try cursor.string(g, limit: 1024)
             case (typeField, .varint) where version == .v1Layers:
@@ -203,7 +235,8 @@ private struct NetIndexer {
             }
         }
         cursor.seek(end)
-        return CaffeLayer(name: name ?? "#\(index)", type: type, blobs: blobs, byteRange: f.start..<end)
+        return CaffeLayer(name: name ?? "#\(index)", type: type, bottoms: bottoms, tops: tops, blobs: blobs,
+                          byteRange: f.start..<end)
     }
 
     private func blob(_ f: WireField, index: Int) throws -> CaffeBlob {
@@ -238,11 +271,14 @@ private struct NetIndexer {
                 }
                 let run = CaffeBlob.Run(offset: g.payload, count: Int(g.value) / width, stride: width)
                 if g.number == 5 { try add(run, to: &floats) } else { try add(run, to: &doubles) }
-            case (5, .fixed32):
-                // One field per value: a one-byte key (0x2D) then the float.
-                try add(.init(offset: g.payload, count: 1, stride: 5), to: &floats)
-            case (8, .fixed64):
-                try add(.init(offset: g.payload, count: 1, stride: 9), to: &doubles)
+            case (5, .fixed32), (8, .fixed64):
+                // One field per value: a one-byte key (0x2D, 0x41) then the value.
+                guard g.payload - g.start == 1 else {
+                    throw cursor.fail("the key at byte \(g.start) is written in \(g.payload - g.start) bytes; expected "
+                                      + "the one-byte key protobuf writes for field \(g.number)")
+                }
+                let run = CaffeBlob.Run(offset: g.payload, count: 1, stride: g.number == 5 ? 5 : 9)
+                if g.number == 5 { try add(run, to: &floats) } else { try add(run, to: &doubles) }
             case (7, .lengthDelimited):
                 dims = try shape(g)
             case (1...4, .varint):

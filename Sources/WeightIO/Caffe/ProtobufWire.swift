@@ -1,55 +1,9 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 // Protocol Buffers' wire format (protobuf.dev/programming-guides/encoding), only as far as a
 // .caffemodel needs it, read from the file through a small window rather than loaded whole:
 // a 240 MB bvlc_alexnet must not cost 240 MB more than its weights. Every length is checked
 // against the end of the message that holds it before anything is skipped or allocated.
-
-/// A file opened for positioned reads (`pread`), closed when released.
-final class RandomAccessFile {
-    let name: String
-    let size: Int
-    private let descriptor: Int32
-
-    init(_ url: URL, name: String) throws {
-        descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw WeightFileError(file: name, path: "/", "cannot open the file for reading: \(String(cString: strerror(errno)))")
-        }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(descriptor)
-            throw WeightFileError(file: name, path: "/", "cannot read the file's size: \(reason)")
-        }
-        self.name = name
-        self.size = Int(info.st_size)
-    }
-
-    deinit { close(descriptor) }
-
-    /// Fills `buffer` from `offset`; a file shorter than that is an error, never a short read.
-    func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer, path: String) throws {
-        var done = 0
-        while done < buffer.count {
-            let n = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw WeightFileError(file: name, path: path, "cannot read bytes \(offset + done)...: \(String(cString: strerror(errno)))")
-            }
-            if n == 0 {
-                throw WeightFileError(file: name, path: path, "the file ends at byte \(offset + done); expected "
-                                      + "\(buffer.count - done) more bytes (truncated file?)")
-            }
-            done += n
-        }
-    }
-}
 
 /// Protobuf wire types (the low 3 bits of a field's tag).
 enum WireType: UInt64 {
@@ -71,14 +25,14 @@ struct WireField {
 /// Reads a file's bytes front to back through a 64 KiB window; `path` names what is being read
 /// for errors (`layer 'conv1'`).
 final class WireCursor {
-    let file: RandomAccessFile
+    let file: ReadOnlyFile
     private(set) var position: Int
     private let window: UnsafeMutableRawBufferPointer
     private var windowStart = 0
     private var windowCount = 0
     var path = "/"
 
-    init(_ file: RandomAccessFile, at position: Int = 0, windowBytes: Int = 1 << 16) {
+    init(_ file: ReadOnlyFile, at position: Int = 0, windowBytes: Int = 1 << 16) {
         self.file = file
         self.position = position
         window = .allocate(byteCount: windowBytes, alignment: 16)
@@ -95,7 +49,7 @@ final class WireCursor {
             }
             windowStart = position
             windowCount = min(window.count, file.size - position)
-            try file.read(at: windowStart, into: UnsafeMutableRawBufferPointer(rebasing: window[0..<windowCount]), path: path)
+            try file.read(into: window.baseAddress!, count: windowCount, at: windowStart, path: path)
         }
         let b = window[position - windowStart]
         position += 1
