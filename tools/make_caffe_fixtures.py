@@ -17,6 +17,10 @@ fc6's input in Caffe's (C, H, W) flatten order, biases (out,). Into Tests/Fixtur
                                 `double_data`, the rest packed floats
   googlenet-caffe.caffemodel    V2, with bvlc_googlenet's `/` names and its auxiliary classifiers
                                 (loss1/*, loss2/*: seeded random weights, not in the inference model)
+  googlenet-caffe-predict.npy   (images, 10) float32: the googlenet twin's softmax for PREDICT_IMAGES as
+                                `zoo predict` must print it: torchvision's Resize(256) and CenterCrop(224)
+                                (the transform the googlenet-caffe model records), then Keras's caffe
+                                preprocessing (RGB -> BGR, minus the ImageNet BGR means), by PyTorch
   bad/*.caffemodel              damaged files, weights zeroed (git compresses them to almost nothing):
     wrong-blob-count            alexnet-caffe with conv2's bias blob missing
     wrong-blob-shape            alexnet-caffe whose conv1 weights are (6, 3, 5, 5), not (6, 3, 11, 11)
@@ -250,6 +254,24 @@ def googlenet_layers(model, d):
 
 # ---------------------------------------------------------------- output
 
+PREDICT_IMAGES = ["images/rgb.png", "images/gray.png"]
+CAFFE_BGR_MEANS = np.array([103.939, 116.779, 123.68], np.float32)
+
+
+def predict_reference(model):
+    """The twin's probabilities for each image through the googlenet-caffe model's pipeline."""
+    from PIL import Image
+    from torchvision import transforms
+    crop = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224)])
+    fixtures = os.path.dirname(ZOO)
+    x = np.stack([np.asarray(crop(Image.open(os.path.join(fixtures, p)).convert("RGB")), np.float32)[..., ::-1]
+                  - CAFFE_BGR_MEANS for p in PREDICT_IMAGES])
+    logits, _ = zoo.run_torch(model, np.ascontiguousarray(x, dtype=np.float32), {})
+    p = torch.softmax(torch.from_numpy(logits), 1).numpy()
+    top = np.sort(p, axis=1)[:, ::-1]
+    assert (top[:, :5] - top[:, 1:6]).min() > 1e-3, "top probabilities too close to print in a stable order"
+    return p.astype(np.float32)
+
 
 def rebuilt(name):
     """The zoo twin's PyTorch model, checked to give that fixture's own output bit for bit."""
@@ -276,6 +298,8 @@ def main():
     write(os.path.join(OUT, "alexnet-caffe.caffemodel"), net("AlexNet", alexnet_layers(alexnet)))
     write(os.path.join(OUT, "alexnet-caffe-v1.caffemodel"), net("AlexNet", alexnet_layers(alexnet, v1=True)))
     write(os.path.join(OUT, "googlenet-caffe.caffemodel"), net("GoogleNet", googlenet_layers(googlenet, d=16)))
+
+    np.save(os.path.join(OUT, "googlenet-caffe-predict.npy"), predict_reference(googlenet))
 
     bad = os.path.join(OUT, "bad")
     write(os.path.join(bad, "wrong-blob-count.caffemodel"),
