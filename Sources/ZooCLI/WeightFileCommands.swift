@@ -62,15 +62,9 @@ struct ConvertCommand: ParsableCommand {
         }
         let inURL = URL(fileURLWithPath: input), outURL = URL(fileURLWithPath: output)
         let file = try WeightFile.open(inURL)
-        if let name = model ?? file.metadata.architecture {
+        if model != nil || file.metadata.architecture != nil {
             // Through the model: layer order and Keras 3 keys come from the architecture.
-            var o = try ModelOptions().adjusted(toWeights: inURL)
-            if let size = file.metadata.inputSize, size.count == 3 { o.inputSize = (size[0], size[1]) }
-            let m = try Catalog.architecture(named: name).make(o)
-            let report = try m.loadWeights(from: inURL)
-            var meta = file.metadata
-            meta.architecture = m.architecture
-            m.classNames = meta.classNames
+            let (m, report) = try withFlagHints { try Model.load(from: file, architecture: model) }
             try m.saveWeights(to: outURL, format: target)
             print(report)
         } else {
