@@ -44,7 +44,7 @@ final class PretrainedManifestTests: XCTestCase {
                 guard case .sha1(let h) = e.checksum else { return XCTFail("\(e.name): the Caffe model zoo publishes sha1") }
                 XCTAssertEqual(h.count, 40)
                 let model = try Catalog.architecture(named: e.architecture).make(ModelOptions())
-                XCTAssertEqual([e.preprocessing, e.resizeTransform], [model.preprocessing, model.resizeTransform], e.name)
+                XCTAssertEqual([e.preprocessing, e.resizeTransform], [model.preprocessing.rawValue, model.resizeTransform.description], e.name)
             } else {
                 XCTAssertEqual(e.source, "torchvision", e.name)
                 XCTAssertEqual(e.format, "torchvision-pth", e.name)

@@ -85,12 +85,12 @@ final class TwinParityTests: XCTestCase {
             let dir = Self.root.appendingPathComponent(twin)
             let spec = try JSONDecoder().decode(Spec.self, from: Data(contentsOf: dir.appendingPathComponent("spec.json")))
             let m = try model(spec)
-            m.preprocessing = "none"
+            m.preprocessing = .none
             let report = try m.loadWeights(from: caffe.appendingPathComponent(file))
             XCTAssertTrue(report.isComplete, "\(file): \(report)")
             XCTAssertEqual(report.loaded.count, twin == "alexnet-caffe" ? 8 : 3 + 9 * 6 + 1, file)
             XCTAssertEqual(report.inFileNotInModel, twin == "googlenet-caffe" ? auxiliary : [], file)
-            XCTAssertEqual(m.preprocessing, "none", "a caffemodel records no preprocessing; the model's own stays")
+            XCTAssertEqual(m.preprocessing, Preprocessing.none, "a caffemodel records no preprocessing; the model's own stays")
             let x = try NPY.read(dir.appendingPathComponent("input.npy"))
             assertClose(try m.predict(x), try NPY.read(dir.appendingPathComponent("output.npy")), "\(file) output")
             for tap in spec.taps.keys {
