@@ -1,13 +1,12 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `zoo predict` on a caffemodel it has to recognize by content and by layer names (no --model),
 /// with Caffe's preprocessing and the googlenet-caffe model's resize and crop; the probabilities
 /// are PyTorch's, from tools/make_caffe_fixtures.py.
 final class CaffePredictTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures")
-    static let weights = fixtures.appendingPathComponent("caffe/googlenet-caffe.caffemodel")
+    static let weights = fixtureURL("caffe/googlenet-caffe.caffemodel")
 
     /// (name, probability) rows printed under `path`.
     func rows(under path: String, in stdout: String) throws -> [(String, Double)] {
@@ -27,12 +26,12 @@ final class CaffePredictTests: XCTestCase {
     }
 
     func testGoogLeNetCaffeModelRecognizedAndPredicted() throws {
-        let images = ["images/rgb.png", "images/gray.png"].map { Self.fixtures.appendingPathComponent($0).path }
+        let images = ["images/rgb.png", "images/gray.png"].map { fixtureURL($0).path }
         let r = try ZooBinary.run(["predict", "--weights", Self.weights.path, "--channel-divisor", "16"] + images)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("in the file, not in the model: loss1_conv, loss1_fc, loss1_classifier, "
                                         + "loss2_conv, loss2_fc, loss2_classifier"), r.stderr)
-        let expected = try float32Values(Self.fixtures.appendingPathComponent("caffe/googlenet-caffe-predict.npy"))
+        let expected = try float32Values(fixtureURL("caffe/googlenet-caffe-predict.npy"))
         for (i, path) in images.enumerated() {
             let row = Array(expected[(i * 10)..<(i * 10 + 10)])
             let order = row.indices.sorted { row[$0] > row[$1] }.prefix(5)
@@ -43,14 +42,11 @@ final class CaffePredictTests: XCTestCase {
     }
 
     func testTruncatedCaffeModelIsAClearErrorNotATrap() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-caffe-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let cut = dir.appendingPathComponent("cut.caffemodel")
+        let cut = try temporaryDirectory(self).appendingPathComponent("cut.caffemodel")
         let bytes = try Data(contentsOf: Self.weights)
         try bytes.prefix(bytes.count - 1000).write(to: cut)
         let r = try ZooBinary.run(["predict", "--weights", cut.path, "--channel-divisor", "16",
-                                   Self.fixtures.appendingPathComponent("images/rgb.png").path])
+                                   fixtureURL("images/rgb.png").path])
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains(cut.path) && r.stderr.contains("'loss3/classifier'")
                       && r.stderr.contains("truncated"), r.stderr)

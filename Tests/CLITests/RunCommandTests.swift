@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `zoo run` on the narrow twins' real weight files, against the reference frameworks' outputs.
@@ -13,8 +14,7 @@ final class RunCommandTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
 
     func twin(_ name: String) -> URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/zoo/\(name)")
+        fixtureURL("zoo/\(name)")
     }
 
     /// Float32 .npy values (the test reads the format itself, to check the binary's output independently).
@@ -69,7 +69,7 @@ final class RunCommandTests: XCTestCase {
 
     /// The Caffe twins as caffemodels (tools/make_caffe_fixtures.py), against PyTorch's logits.
     func testCaffeModelsThroughTheBinary() throws {
-        let caffe = twin("../caffe")
+        let caffe = fixtureURL("caffe")
         for (file, model, hidden, logits) in [("alexnet-caffe.caffemodel", "alexnet-caffe", ["--hidden-units", "64"], "fc8"),
                                               ("alexnet-caffe-v1.caffemodel", "alexnet-caffe", ["--hidden-units", "64"], "fc8"),
                                               ("googlenet-caffe.caffemodel", "googlenet-caffe", [], "loss3_classifier")] {

@@ -1,18 +1,16 @@
 import Engine
 import Foundation
+import TestSupport
 import XCTest
 @testable import WeightIO
 
 /// A file under Tests/Fixtures/caffe (written by tools/make_caffe_fixtures.py).
-func caffeFixture(_ name: String) -> URL {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/caffe").appendingPathComponent(name)
-}
+func caffeFixture(_ name: String) -> URL { fixtureURL("caffe/" + name) }
 
 /// The caffemodel index and blob reads, against the twins' converter-written HDF5 files.
 final class CaffeModelTests: XCTestCase {
     func twinWeights(_ name: String) throws -> WeightArchive {
-        try WeightFile.read(caffeFixture("../zoo/\(name)/weights.h5"))
+        try WeightFile.read(fixtureURL("zoo/\(name)/weights.h5"))
     }
 
     func testV2AlexNetIndex() throws {
@@ -117,7 +115,7 @@ final class CaffeModelTests: XCTestCase {
     func testNotACaffeModel() throws {
         XCTAssertTrue(CaffeModel.looksLikeCaffeModel(caffeFixture("alexnet-caffe-v1.caffemodel")))
         XCTAssertTrue(CaffeModel.looksLikeCaffeModel(caffeFixture("googlenet-caffe.caffemodel")))
-        XCTAssertFalse(CaffeModel.looksLikeCaffeModel(caffeFixture("../zoo/alexnet-caffe/weights.h5")))
+        XCTAssertFalse(CaffeModel.looksLikeCaffeModel(fixtureURL("zoo/alexnet-caffe/weights.h5")))
         let url = try temporaryDirectory(self).appendingPathComponent("page.caffemodel")
         try Data("<html>not weights</html>\n".utf8).write(to: url)
         XCTAssertFalse(CaffeModel.looksLikeCaffeModel(url))
