@@ -78,11 +78,7 @@ struct FinetuneCommand: ParsableCommand {
     @Flag(help: "Run the whole network every step even when trunk features could be cached (for comparison).")
     var noFeatureCache = false
 
-    @Option(help: ArgumentHelp("Divide every channel count (narrow twins for tests).", visibility: .hidden))
-    var channelDivisor = 1
-
-    @Option(help: ArgumentHelp("Units of hidden dense layers (narrow twins for tests).", visibility: .hidden))
-    var hiddenUnits: Int?
+    @OptionGroup var twin: TwinOptions
 
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
@@ -138,6 +134,9 @@ struct FinetuneCommand: ParsableCommand {
         if let interruption = TestInterruption.fromEnvironment() { tuner.callbacks.append(interruption) }
         let checkpointDirectory = URL(fileURLWithPath: checkpoints
             ?? base + ".checkpoints")
+        if resume && Checkpointer.latest(in: checkpointDirectory) == nil {
+            throw CommandFailure("--resume: no checkpoint in \(checkpointDirectory.path)")
+        }
         let started = Stopwatch.now()
         let result = try tuner.run(on: dataset, output: outURL, checkpoints: checkpointDirectory, resume: resume)
         let seconds = Stopwatch.now() - started
@@ -155,9 +154,7 @@ struct FinetuneCommand: ParsableCommand {
 
     /// The architecture with a new head for `classes`, and the pre-trained weights loaded around it.
     func buildModel(classes: Int) throws -> (Model, LoadReport?) {
-        var options = ModelOptions()
-        options.channelDivisor = channelDivisor
-        options.hiddenUnits = hiddenUnits
+        let options = twin.applied(to: ModelOptions())
         RandomGenerator.global.reseed(seed)
         return try withFlagHints {
             try NewHeadModel.build(architecture: model, weights: weights.map { URL(fileURLWithPath: $0) },

@@ -112,14 +112,14 @@ public final class FineTuner {
         model.classNames = dataset.classNames
         try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
         plan.apply()
-        let split = try StratifiedSplit(labels: dataset.labels, validationFraction: settings.validationFraction,
-                                        seed: settings.seed)
-        log("data: \(dataset.count) samples of \(classes) classes; \(split.train.count) for training, "
+        let split = try Splits.stratified(labels: dataset.labels, validationFraction: settings.validationFraction,
+                                          generator: RandomGenerator(seed: settings.seed))
+        log("data: \(dataset.count) samples of \(classes) classes; \(split.training.count) for training, "
             + "\(split.validation.count) for validation (stratified, seed \(settings.seed))")
         if settings.earlyStopPatience != nil && split.validation.isEmpty {
             throw TransferError("early stopping watches the validation loss; give a validation split above 0")
         }
-        let streamedTraining = StreamedData(dataset, indices: split.train, classes: classes)
+        let streamedTraining = StreamedData(dataset, indices: split.training, classes: classes)
         let streamedValidation = split.validation.isEmpty ? nil : StreamedData(dataset, indices: split.validation, classes: classes)
 
         let setup = try trainingSetup(streamedTraining, streamedValidation)
@@ -148,7 +148,7 @@ public final class FineTuner {
         trainer.headOutput = head
         if resume {
             guard let latest = Checkpointer.latest(in: checkpoints) else {
-                throw TransferError("--resume: no checkpoint in \(checkpoints.path)")
+                throw TransferError("cannot resume: no checkpoint in \(checkpoints.path)")
             }
             try trainer.resume(from: latest)
             log("resumed from \(latest.path) after epoch \(trainer.epoch)")
