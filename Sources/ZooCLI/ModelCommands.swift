@@ -22,6 +22,11 @@ struct ModelShapeOptions: ParsableArguments {
 
     @OptionGroup var twin: TwinOptions
 
+    func validate() throws {
+        try OptionCheck.inRange(classes, ModelOptions.classesRange, "--classes")
+        _ = try modelOptions()
+    }
+
     func modelOptions() throws -> ModelOptions {
         var o = twin.applied(to: ModelOptions(includeTop: !noTop, classes: classes))
         if let pooling {
@@ -31,11 +36,13 @@ struct ModelShapeOptions: ParsableArguments {
             o.pooling = p
         }
         if let inputSize {
-            let parts = inputSize.lowercased().split(separator: "x").compactMap { Int($0) }
-            guard parts.count == 2, parts.allSatisfy({ $0 > 0 }) else {
+            let parts = inputSize.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+            let sides = parts.compactMap { Int($0) }
+            guard parts.count == 2, sides.count == 2 else {
                 throw ValidationError("--input-size must look like 224x224, got '\(inputSize)'")
             }
-            o.inputSize = (parts[0], parts[1])
+            for side in sides { try OptionCheck.inRange(side, ModelOptions.inputSideRange, "--input-size's height and width") }
+            o.inputSize = (sides[0], sides[1])
         }
         o.classifierActivation = try ModelShapeOptions.activation(classifierActivation)
         return o

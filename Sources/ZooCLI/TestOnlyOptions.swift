@@ -15,7 +15,8 @@ struct TwinOptions: ParsableArguments {
     var hiddenUnits: Int?
 
     func validate() throws {
-        guard channelDivisor >= 1 else { throw ValidationError("--channel-divisor must be at least 1") }
+        try OptionCheck.inRange(channelDivisor, ModelOptions.channelDivisorRange, "--channel-divisor")
+        try OptionCheck.inRange(hiddenUnits, ModelOptions.hiddenUnitsRange, "--hidden-units")
     }
 
     /// `options` with these set.
