@@ -87,6 +87,9 @@ struct FinetuneCommand: ParsableCommand {
         try OptionCheck.positive(trunkLr, "--trunk-lr")
         guard valSplit >= 0, valSplit < 1 else { throw ValidationError("--val-split must be in [0, 1), got \(valSplit)") }
         try OptionCheck.inRange(earlyStop, 1...100_000, "--early-stop")
+        if earlyStop != nil && valSplit == 0 {
+            throw ValidationError("--early-stop watches the validation loss; give a --val-split above 0")
+        }
         guard out.hasSuffix(".h5") else {
             throw ValidationError("--out \(out): expected a weight file name ending in .h5 (Keras legacy) or .weights.h5 (Keras 3)")
         }
@@ -111,8 +114,8 @@ struct FinetuneCommand: ParsableCommand {
             ? outURL.deletingPathExtension().deletingPathExtension().path : outURL.deletingPathExtension().path
         let checkpointDirectory = URL(fileURLWithPath: checkpoints ?? base + ".checkpoints")
         // Before any training: a folder that cannot be written would fail only after the first epoch.
-        try OptionCheck.writableFolder(outURL.deletingLastPathComponent(), option: "--out")
-        try OptionCheck.writableFolder(checkpointDirectory.deletingLastPathComponent(), option: "--checkpoints")
+        try OptionCheck.outputFile(out, option: "--out")
+        try OptionCheck.writableFolder(checkpointDirectory, option: "--checkpoints")
         if resume && Checkpointer.latest(in: checkpointDirectory) == nil {
             throw CommandFailure("--resume: no checkpoint in \(checkpointDirectory.path)")
         }
