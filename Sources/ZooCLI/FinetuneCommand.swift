@@ -124,6 +124,9 @@ struct FinetuneCommand: ParsableCommand {
         if let report { print(report.description) }
         if let preprocessing { model.preprocessing = Preprocessing(rawValue: preprocessing)! }  // validated
         let dataset = try TrainingDataSource.open(data, for: model, applyEXIF: exif)
+        // Only the head trains unless layers of the weights are opened (or there are none).
+        let trunkTrains = weights == nil || trainableFrom != nil || freezeUntil != nil
+        try model.checkMemory(batch: min(batch, max(dataset.count, 1)), training: trunkTrains)
         let plan = try FreezePlan(model: model, newLayers: NewHeadModel.newLayers(report),
                                   pretrained: weights != nil, trainableFrom: trainableFrom, freezeUntil: freezeUntil)
         print("\(model.architecture): \(plan.trainable.count) of \(plan.trainable.count + plan.frozen.count) layers with "
