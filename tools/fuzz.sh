@@ -63,7 +63,7 @@ for h in "${harnesses[@]}"; do
         > "$run/log.txt" 2>&1
     code=$?
     set -e
-    grep -E '^#[0-9]+ +(INITED|DONE)' "$run/log.txt" | tail -2
+    grep -E '^#[0-9]+ +(INITED|DONE)' "$run/log.txt" | tail -2 || true
     grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$run/log.txt" || true
     for crash in "$run"/artifacts/crash-* "$run"/artifacts/timeout-* "$run"/artifacts/oom-* "$run"/artifacts/leak-*; do
         [ -e "$crash" ] || continue
