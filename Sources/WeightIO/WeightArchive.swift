@@ -67,6 +67,16 @@ public enum WeightFormat: String, Sendable, CustomStringConvertible {
     case keras3 = "keras3"
     /// A Keras 3 `.keras` zip archive; the weights are its `model.weights.h5`.
     case kerasArchive = "keras-archive"
+    /// PyTorch's zip format (`torch.save` since 1.6): `<root>/data.pkl` and `<root>/data/<key>` storages.
+    case pytorchZip = "pytorch-zip"
+    /// PyTorch's legacy format: a sequence of pickles after a magic number (`torch.save` before 1.6).
+    case pytorchLegacy = "pytorch-legacy"
+    /// PyTorch's oldest format: a tar archive of `sys_info`, `pickle`, `tensors` and `storages`.
+    case pytorchTar = "pytorch-tar"
+    /// safetensors: a JSON header, then the tensors' bytes.
+    case safetensors = "safetensors"
+    /// A Caffe `.caffemodel` (a `NetParameter` protocol buffer).
+    case caffe = "caffe"
 
     public var description: String {
         switch self {
@@ -74,9 +84,23 @@ public enum WeightFormat: String, Sendable, CustomStringConvertible {
         case .kerasH5Model: return "Keras legacy HDF5 (model.save layout, model_weights/)"
         case .keras3: return "Keras 3 .weights.h5"
         case .kerasArchive: return "Keras 3 .keras archive"
+        case .pytorchZip: return "PyTorch zip archive (torch.save)"
+        case .pytorchLegacy: return "PyTorch legacy pickle (torch.save before 1.6)"
+        case .pytorchTar: return "PyTorch tar archive (torch.save, oldest format)"
+        case .safetensors: return "safetensors"
+        case .caffe: return "Caffe .caffemodel"
         }
     }
 
     /// True for the formats whose layers are keyed `layers/<key>/vars/<i>`.
     public var isKeras3: Bool { self == .keras3 || self == .kerasArchive }
+
+    /// True for the formats that hold a flat list of named tensors in another framework's layout
+    /// (their layers are grouped from the keys until a model's key table maps them).
+    public var isForeign: Bool {
+        switch self {
+        case .kerasH5, .kerasH5Model, .keras3, .kerasArchive: return false
+        case .pytorchZip, .pytorchLegacy, .pytorchTar, .safetensors, .caffe: return true
+        }
+    }
 }

@@ -31,6 +31,13 @@ struct BenchCommand: ParsableCommand {
     var winograd: Int?
 
     func validate() throws {
+        for b in batch { try OptionCheck.inRange(b, OptionCheck.batchRange, "--batch") }
+        try OptionCheck.inRange(seconds, 0.01...3600, "--seconds")
+        let cases = gemm ? GemmShape.all.map(\.name) : LayerCase.all.map(\.name)
+        if let only, !cases.contains(where: { $0.contains(only) }) {
+            throw ValidationError("--only '\(only)' matches no case; cases: " + cases.joined(separator: ", "))
+        }
+        if model != nil, only != nil { throw ValidationError("--only selects layer cases; it does not apply with --model") }
         if let winograd, ![0, 2, 4].contains(winograd) {
             throw ValidationError("--winograd must be 0, 2 or 4, got \(winograd)")
         }
@@ -61,6 +68,7 @@ struct BenchCommand: ParsableCommand {
     /// Prints `NAME batch B: X images/s, Y ms/batch, Z GFLOP/s`.
     func benchModel(_ name: String, batch b: Int) throws {
         let m = try Catalog.architecture(named: name).make()
+        try m.checkMemory(batch: b, training: train)
         let macs = try ModelSummary(m).multiplyAccumulates
         let g = RandomGenerator(seed: 1)
         var x = Tensor(zeros: [b] + m.inputShape)

@@ -26,9 +26,15 @@ struct ModelShapeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Units of hidden dense layers (narrow twins for tests).", visibility: .hidden))
     var hiddenUnits: Int?
 
+    func validate() throws {
+        try OptionCheck.inRange(classes, ModelOptions.classesRange, "--classes")
+        try OptionCheck.inRange(channelDivisor, ModelOptions.channelDivisorRange, "--channel-divisor")
+        try OptionCheck.inRange(hiddenUnits, ModelOptions.hiddenUnitsRange, "--hidden-units")
+        _ = try modelOptions()
+    }
+
     func modelOptions() throws -> ModelOptions {
         var o = ModelOptions(includeTop: !noTop, classes: classes)
-        guard channelDivisor >= 1 else { throw ValidationError("--channel-divisor must be at least 1") }
         o.channelDivisor = channelDivisor
         o.hiddenUnits = hiddenUnits
         if let pooling {
@@ -38,11 +44,13 @@ struct ModelShapeOptions: ParsableArguments {
             o.pooling = p
         }
         if let inputSize {
-            let parts = inputSize.lowercased().split(separator: "x").compactMap { Int($0) }
-            guard parts.count == 2, parts.allSatisfy({ $0 > 0 }) else {
+            let parts = inputSize.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+            let sides = parts.compactMap { Int($0) }
+            guard parts.count == 2, sides.count == 2 else {
                 throw ValidationError("--input-size must look like 224x224, got '\(inputSize)'")
             }
-            o.inputSize = (parts[0], parts[1])
+            for side in sides { try OptionCheck.inRange(side, ModelOptions.inputSideRange, "--input-size's height and width") }
+            o.inputSize = (sides[0], sides[1])
         }
         o.classifierActivation = try ModelShapeOptions.activation(classifierActivation)
         return o
@@ -60,16 +68,14 @@ struct ModelShapeOptions: ParsableArguments {
 }
 
 struct ListCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "One line per architecture.")
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "One line per architecture (read from the catalog; nothing is built).")
 
     func run() throws {
         print("name".padding(toLength: 17, withPad: " ", startingAt: 0) + "parameters".padding(toLength: 14, withPad: " ", startingAt: 0)
             + "input".padding(toLength: 13, withPad: " ", startingAt: 0) + "reference")
         for a in Catalog.all {
-            let m = try a.make()
-            let count = m.flavour == .keras ? m.totalParameters : m.trainableParameters
             print(a.name.padding(toLength: 17, withPad: " ", startingAt: 0)
-                + grouped(count).padding(toLength: 14, withPad: " ", startingAt: 0)
+                + grouped(a.referenceParameters).padding(toLength: 14, withPad: " ", startingAt: 0)
                 + a.defaultInput.map(String.init).joined(separator: "x").padding(toLength: 13, withPad: " ", startingAt: 0)
                 + a.reference)
         }

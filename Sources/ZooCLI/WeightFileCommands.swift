@@ -56,25 +56,27 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Architecture, when the file does not record it (needed to name Keras 3 keys).")
     var model: String?
 
-    func run() throws {
-        guard let target = SaveFormat(rawValue: format) else {
+    func validate() throws {
+        guard SaveFormat(rawValue: format) != nil else {
             throw ValidationError("--format must be one of " + SaveFormat.allCases.map(\.rawValue).joined(separator: ", "))
         }
+    }
+
+    func run() throws {
+        let target = SaveFormat(rawValue: format)!
         let inURL = URL(fileURLWithPath: input), outURL = URL(fileURLWithPath: output)
         let file = try WeightFile.open(inURL)
-        if let name = model ?? file.metadata.architecture {
+        if model != nil || file.metadata.architecture != nil {
             // Through the model: layer order and Keras 3 keys come from the architecture.
-            var o = try ModelOptions().adjusted(toWeights: inURL)
-            if let size = file.metadata.inputSize, size.count == 3 { o.inputSize = (size[0], size[1]) }
-            let m = try Catalog.architecture(named: name).make(o)
-            let report = try m.loadWeights(from: inURL)
-            var meta = file.metadata
-            meta.architecture = m.architecture
-            m.classNames = meta.classNames
+            let (m, report) = try withFlagHints { try Model.load(from: file, architecture: model) }
             try m.saveWeights(to: outURL, format: target)
             print(report)
         } else {
-            try WeightWriter.write(file.read(), to: outURL, format: target)
+            do { try WeightWriter.write(file.read(), to: outURL, format: target) } catch {
+                // Without the architecture, layer order and Keras 3 keys come from the file alone.
+                throw CommandFailure("\(error)\n\(input) does not record its architecture; give it with --model "
+                    + "(see `zoo list`) so the layers are named and ordered by the architecture")
+            }
         }
         print("wrote \(output) (\(target.rawValue))")
     }

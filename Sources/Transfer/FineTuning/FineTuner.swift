@@ -122,6 +122,9 @@ public final class FineTuner {
         let streamedTraining = StreamedData(dataset, indices: split.train, classes: classes)
         let streamedValidation = split.validation.isEmpty ? nil : StreamedData(dataset, indices: split.validation, classes: classes)
 
+        // Before the trunk features are computed, which may take minutes.
+        let latest = Checkpointer.latest(in: checkpoints)
+        if resume && latest == nil { throw TransferError("--resume: no checkpoint in \(checkpoints.path)") }
         let setup = try trainingSetup(streamedTraining, streamedValidation)
         let (network, training, validation) = (setup.network, setup.training, setup.validation)
 
@@ -137,15 +140,17 @@ public final class FineTuner {
         if let patience = settings.earlyStopPatience {
             all.append(EarlyStopping(monitor: .validationLoss, patience: patience, restoreBest: true))
         }
+        all.append(RecordedSettings(settings))
         all.append(Checkpointer(directory: checkpoints, keep: 1))
-        let trainer = Trainer(model: network, loss: SoftmaxCrossEntropy(), optimizer: optimizer,
+        // The head's kind picks the loss and how scores rank: LeNet-5's RBF penalties train as a
+        // softmax over the negated penalties, lowest penalty first.
+        let head = model.headOutput ?? .logits
+        let trainer = Trainer(model: network, loss: head.crossEntropy(), optimizer: optimizer,
                               configuration: TrainingConfiguration(batchSize: settings.batchSize, seed: settings.seed,
                                                                    evaluationBatchSize: settings.batchSize),
                               augmentations: augmentations, callbacks: all)
-        if resume {
-            guard let latest = Checkpointer.latest(in: checkpoints) else {
-                throw TransferError("--resume: no checkpoint in \(checkpoints.path)")
-            }
+        trainer.headOutput = head
+        if resume, let latest {
             try trainer.resume(from: latest)
             log("resumed from \(latest.path) after epoch \(trainer.epoch)")
         } else {

@@ -2,19 +2,6 @@ import CHDF5
 import Engine
 import Foundation
 
-/// Element types a weight dataset may hold; all are read as float32.
-public enum StoredDType: String, Sendable {
-    case float16, bfloat16, float32, float64
-
-    var byteCount: Int {
-        switch self {
-        case .float16, .bfloat16: return 2
-        case .float32: return 4
-        case .float64: return 8
-        }
-    }
-}
-
 /// Bounds that keep a hostile or broken file from making the reader allocate absurd amounts.
 public struct ReadLimits: Sendable {
     /// Largest element count of one dataset (default 2^31: 8 GiB of float32; VGG16's fc1 has 1.03e8).
@@ -179,6 +166,8 @@ public final class HDF5Dataset: HDF5Object {
                               convzoo_h5p_default(), base) >= 0 else {
                     throw error(HDF5Library.withDetail("cannot read the data (damaged file?)"))
                 }
+            case .int64:
+                throw error("holds int64 elements; expected float data")
             case .float16, .bfloat16:
                 guard let type = HDF5Handle(H5Dget_type(handle.id), close: H5Tclose),
                       H5Dread(handle.id, type.id, convzoo_h5s_all(), convzoo_h5s_all(), convzoo_h5p_default(), base) >= 0

@@ -1,3 +1,5 @@
+import Engine
+
 /// Keras 3 `.weights.h5`: `layers/<key>/vars/<i>`.
 ///
 /// `<key>` is the snake_case class name plus a per-class counter in `model.layers` order
@@ -13,16 +15,29 @@ enum Keras3Reader {
         try collect(layers, prefix: "", into: &found, limits: limits)
         let root = try file.root()
         return WeightFile(name: file.name, format: format, attributes: try WeightFile.attributes(of: root),
-                          layers: found, limits: limits, hdf5: file)
+                          layers: found, limits: limits, owner: file)
     }
 
     private static func collect(_ group: HDF5Group, prefix: String, into found: inout [StoredLayer],
                                 limits: ReadLimits) throws {
         for key in try group.memberNames().sorted(by: keyOrder) {
-            let layerGroup = try group.group(key)
+            let layerGroup: HDF5Group
+            do { layerGroup = try group.group(key) } catch let e as WeightFileError {
+                throw WeightFileError(file: e.file, path: e.path, "damaged layer group: \(e.message)")
+            }
             let fullKey = prefix.isEmpty ? key : prefix + "/" + key
-            if layerGroup.containsGroup("vars") {
-                let vars = try layerGroup.group("vars")
+            // Listed, not probed: a member that fails to open is damage to report, not a layer to skip.
+            let members = try layerGroup.memberNames()
+            let nestedGroups = layersGroupNames.filter(members.contains)
+            guard members.contains("vars") || !nestedGroups.isEmpty else {
+                throw layerGroup.error("damaged layer group: expected a 'vars' group (Keras 3 writes one for every "
+                                       + "layer), found " + (members.isEmpty ? "no members" : "members " + members.map { "'\(excerpt($0))'" }.prefix(5).joined(separator: ", ")))
+            }
+            if members.contains("vars") {
+                let vars: HDF5Group
+                do { vars = try layerGroup.group("vars") } catch let e as WeightFileError {
+                    throw WeightFileError(file: e.file, path: e.path, "damaged layer group: \(e.message)")
+                }
                 let indices = try vars.memberNames()
                 let numbers = indices.compactMap { Int($0) }.sorted()
                 guard numbers.count == indices.count, numbers == Array(0..<numbers.count) else {
@@ -31,15 +46,15 @@ enum Keras3Reader {
                 let weights = try numbers.map { i -> StoredWeight in
                     let dataset = try vars.dataset(String(i))
                     try dataset.checkReadable(limits)
-                    return StoredWeight(name: String(i), dataset: dataset)
+                    return StoredWeight(name: String(i), source: dataset)
                 }
                 let name = try vars.stringAttribute("name") ?? fullKey
                 // A nested model's own `vars` is usually empty; its layers carry the weights.
-                if !weights.isEmpty || !layerGroup.containsGroup("layers") {
+                if !weights.isEmpty || nestedGroups.isEmpty {
                     found.append(StoredLayer(name: name, keras3Key: fullKey, path: vars.path, weights: weights))
                 }
             }
-            for nested in layersGroupNames where layerGroup.containsGroup(nested) {
+            for nested in nestedGroups {
                 try collect(layerGroup.group(nested), prefix: fullKey, into: &found, limits: limits)
             }
         }

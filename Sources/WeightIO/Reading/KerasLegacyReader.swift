@@ -35,11 +35,11 @@ enum KerasLegacyReader {
                                           "\(e.message) ('\(weightName)' is listed in \(layerGroup.path) weight_names)")
                 }
                 try dataset.checkReadable(limits)
-                return StoredWeight(name: weightName, dataset: dataset)
+                return StoredWeight(name: weightName, source: dataset)
             }
             return StoredLayer(name: name, keras3Key: nil, path: layerGroup.path, weights: weights)
         }
         return WeightFile(name: file.name, format: format, attributes: attributes, layers: layers,
-                          limits: limits, hdf5: file)
+                          limits: limits, owner: file)
     }
 }

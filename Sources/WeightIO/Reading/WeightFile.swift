@@ -1,24 +1,63 @@
 import Engine
 import Foundation
 
+/// What holds one weight's values in a file, whatever the format: an HDF5 dataset, or a
+/// `StoredTensor` (a byte range of a PyTorch, safetensors or Caffe file with its layout conversion).
+public protocol WeightSource {
+    /// Where in the file, for errors and reports: an HDF5 path, a key.
+    var path: String { get }
+    /// The shape as delivered to readers (in ConvZoo's layout).
+    var shape: [Int] { get }
+    /// The stored element type in words (`float32`, `float16`, `bfloat16`, `float64`, `int64`).
+    var dtypeDescription: String { get }
+    /// Reads the values as float32 into `buffer`, which holds exactly the shape's element count.
+    func read(into buffer: UnsafeMutableBufferPointer<Float>) throws
+}
+
+extension HDF5Dataset: WeightSource {}
+
 /// A weight as a file stores it: where, what shape, what element type. The data is read on demand.
 public struct StoredWeight {
-    /// The file's name for it: `conv/kernel:0` (from `weight_names`), or `0` (Keras 3 `vars/0`).
+    /// The file's name for it: `conv/kernel:0` (from `weight_names`), `0` (Keras 3 `vars/0`), `weight`.
     public let name: String
-    public let dataset: HDF5Dataset
+    public let source: any WeightSource
 
-    /// The HDF5 path of the dataset.
-    public var path: String { dataset.path }
-    public var shape: [Int] { dataset.shape }
-    /// The stored element type in words (`float32`, `float16`, `bfloat16`, `float64`).
-    public var dtype: String { dataset.dtypeDescription }
+    public init(name: String, source: any WeightSource) {
+        self.name = name
+        self.source = source
+    }
+
+    /// Where the file keeps it (an HDF5 path, a key).
+    public var path: String { source.path }
+    public var shape: [Int] { source.shape }
+    /// The stored element type in words (`float32`, `float16`, `bfloat16`, `float64`, `int64`).
+    public var dtype: String { source.dtypeDescription }
+    /// The element count (shapes are checked when the file is opened, so it does not overflow).
+    public var elementCount: Int { shape.reduce(1, *) }
+    /// The byte range and layout of a tensor in a non-HDF5 file; nil for HDF5 datasets.
+    public var tensor: StoredTensor? { source as? StoredTensor }
+
+    /// Reads the values as float32 straight into `buffer` (exactly `elementCount` elements).
+    public func read(into buffer: UnsafeMutableBufferPointer<Float>) throws { try source.read(into: buffer) }
 
     /// The values as float32.
-    public func read(_ limits: ReadLimits = ReadLimits()) throws -> Tensor { try dataset.readTensor(limits) }
+    public func read(_ limits: ReadLimits = ReadLimits()) throws -> Tensor {
+        if let dataset = source as? HDF5Dataset { return try dataset.readTensor(limits) }
+        var tensor = Tensor(uninitialized: shape)
+        try tensor.withUnsafeMutableBufferPointer { try read(into: $0) }
+        return tensor
+    }
 }
 
 /// A layer of a weight file and its weights in the file's order.
 public struct StoredLayer {
+    public init(name: String, keras3Key: String? = nil, path: String, weights: [StoredWeight]) {
+        self.name = name
+        self.keras3Key = keras3Key
+        self.path = path
+        self.weights = weights
+    }
+
     /// The layer's Keras name (`layer_names` entry, or a Keras 3 `vars` group's `name` attribute,
     /// or its key when that attribute is missing).
     public let name: String
@@ -44,17 +83,18 @@ public final class WeightFile {
     /// which record no order across layer classes, sorted by key with numeric suffixes in order.
     public let layers: [StoredLayer]
     public let limits: ReadLimits
-    /// Keeps the HDF5 file open while datasets are in use.
-    let hdf5: HDF5File
+    /// Keeps the file open while its weights are in use (an `HDF5File`, a `ReadOnlyFile`).
+    let owner: AnyObject?
 
-    init(name: String, format: WeightFormat, attributes: [String: AttributeValue], layers: [StoredLayer],
-         limits: ReadLimits, hdf5: HDF5File) {
+    /// A file's weights as a reader found them; `owner` is kept alive with them.
+    public init(name: String, format: WeightFormat, attributes: [String: AttributeValue] = [:], layers: [StoredLayer],
+                limits: ReadLimits = ReadLimits(), owner: AnyObject? = nil) {
         self.name = name
         self.format = format
         self.attributes = attributes
         self.layers = layers
         self.limits = limits
-        self.hdf5 = hdf5
+        self.owner = owner
     }
 
     /// Opens `url`, detecting the format from its content (HDF5 or zip signature), not its name.
@@ -107,7 +147,7 @@ public final class WeightFile {
     }
 
     /// Number of elements over all weights.
-    public var parameterCount: Int { layers.reduce(0) { $0 + $1.weights.reduce(0) { $0 + ($1.dataset.elementCount ?? 0) } } }
+    public var parameterCount: Int { layers.reduce(0) { $0 + $1.weights.reduce(0) { $0 + ($1.elementCount) } } }
 
     /// An object's attributes, with `name0`, `name1`, ... joined into `name` as Keras splits them.
     static func attributes(of object: HDF5Object, excluding excluded: Set<String> = []) throws -> [String: AttributeValue] {
