@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-harnesses=(keras-h5 keras3 keras-archive npy npz jpeg png)
+harnesses=(keras-h5 keras3 keras-archive caffe npy npz jpeg png)
 # The fixture files each harness starts from.
 seeds() {
     case "$1" in
@@ -22,6 +22,7 @@ seeds() {
         keras-h5) find Tests/Fixtures -name '*.h5' ! -name '*.weights.h5' -size -300k ;;
         keras3) find Tests/Fixtures -name '*.weights.h5' -size -300k ;;
         keras-archive) find Tests/Fixtures -name '*.keras' ;;
+        caffe) find Tests/Fixtures -name '*.caffemodel' -size -300k ;;
         npy) find Tests/Fixtures -name '*.npy' -size -64k ;;
         npz) find Tests/Fixtures -name '*.npz' ;;
         jpeg) find Tests/Fixtures -name '*.jpg' -o -name '*.jpeg' ;;
