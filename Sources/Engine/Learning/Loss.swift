@@ -17,18 +17,6 @@ public protocol Loss {
     func callAsFunction(_ output: Tensor, _ target: Tensor) throws -> LossResult
 }
 
-/// A loss given inputs it cannot compare, naming the loss and what it expected.
-public struct LossError: Error, CustomStringConvertible, Equatable {
-    public let loss: String
-    public let message: String
-
-    public init(loss: String, _ message: String) {
-        self.loss = loss
-        self.message = message
-    }
-
-    public var description: String { "loss '\(loss)': \(message)" }
-}
 
 /// Mean squared error, PyTorch's `mse_loss`: mean over every element of (output - target)².
 public struct MeanSquaredError: Loss {

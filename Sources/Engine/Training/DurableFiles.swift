@@ -5,20 +5,6 @@ import Glibc
 import Darwin
 #endif
 
-/// A checkpoint that cannot be written or read, naming the file and what is wrong.
-public struct CheckpointError: Error, CustomStringConvertible {
-    public let path: String
-    public let message: String
-
-    /// An error about the checkpoint file or directory at `path`.
-    public init(path: String, _ message: String) {
-        self.path = path
-        self.message = message
-    }
-
-    public var description: String { "checkpoint \(path): \(message)" }
-}
-
 /// Crash-safe writes: a directory is filled under a temporary name next to its destination,
 /// every file and the directory are fsynced, and one rename puts it in place, so a reader sees
 /// either the old complete directory or the new complete one, never a half-written one.
