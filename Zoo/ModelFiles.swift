@@ -4,9 +4,10 @@ import WeightIO
 
 extension ModelOptions {
     /// These options adjusted to what a weight file records: its number of classes (from its
-    /// class names, else its last dense layer) and GoogLeNet's `transform_input`.
-    public func adjusted(toWeights url: URL) throws -> ModelOptions {
-        let file = try WeightFile.open(url)
+    /// class names, else its last dense layer) and GoogLeNet's `transform_input`. `model` names the
+    /// architecture a torchvision or timm file is for, when its keys do not say.
+    public func adjusted(toWeights url: URL, model: String? = nil) throws -> ModelOptions {
+        let file = try WeightFile.openMapped(url, architecture: model)
         var o = self
         if requestedClasses == nil, let classes = file.metadata.classNames?.count ?? ModelOptions.classesOfTop(file) {
             o.classes = classes
@@ -36,7 +37,8 @@ extension Model {
                         extra: options.transformInput ? ["transform_input": "1"] : [:])
     }
 
-    /// Loads weights from `url` (Keras legacy `.h5`, Keras 3 `.weights.h5` or `.keras`, ConvZoo files),
+    /// Loads weights from `url` (Keras legacy `.h5`, Keras 3 `.weights.h5` or `.keras`, ConvZoo files,
+    /// PyTorch `.pth` and safetensors files with torchvision's or timm's keys),
     /// in Keras's layer order when matching by position, and takes the file's class names,
     /// preprocessing and resize transform.
     ///
@@ -44,7 +46,7 @@ extension Model {
     /// `resnet50-keras`, say) fails with an error that names the architecture it fits.
     @discardableResult
     public func loadWeights(from url: URL, options: LoadOptions = LoadOptions()) throws -> LoadReport {
-        let file = try WeightFile.open(url)
+        let file = try WeightFile.openMapped(url, architecture: TorchvisionKeys.table(architecture) != nil ? architecture : nil)
         if let other = file.metadata.architecture, other != architecture, Catalog.all.contains(where: { $0.name == other }) {
             throw ModelError("\(url.path) holds weights for '\(other)', not '\(architecture)'; use --model \(other)")
         }
@@ -77,7 +79,10 @@ extension Model {
         }
         for candidate in candidates {
             let model = try candidate.make(self.options)
-            if (try? WeightLoader.load(WeightFile.open(url), into: model.network, options: options)) != nil { return candidate }
+            let mapped = TorchvisionKeys.table(candidate.name) != nil ? candidate.name : nil
+            if (try? WeightLoader.load(WeightFile.openMapped(url, architecture: mapped), into: model.network, options: options)) != nil {
+                return candidate
+            }
         }
         return nil
     }

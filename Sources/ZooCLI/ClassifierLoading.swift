@@ -24,7 +24,7 @@ struct LoadedModel {
     static func build(weights: String?, modelName: String?, shape: ModelOptions = ModelOptions(),
                       inputSize: (height: Int, width: Int)? = nil) throws -> Model {
         let url = weights.map { URL(fileURLWithPath: $0) }
-        let metadata = try url.map { try WeightFile.open($0).metadata }
+        let metadata = try url.map { try WeightFile.openMapped($0, architecture: modelName).metadata }
         guard let name = modelName ?? metadata?.architecture else {
             throw ValidationError("\(weights ?? "the weight file") does not record its architecture; "
                 + "give it with --model (see `zoo list`)")
@@ -35,7 +35,7 @@ struct LoadedModel {
         } else if let recorded = metadata?.inputSize, recorded.count == 3 {
             options.inputSize = (recorded[0], recorded[1])
         }
-        if let url { options = try options.adjusted(toWeights: url) }
+        if let url { options = try options.adjusted(toWeights: url, model: name) }
         let model = try Catalog.architecture(named: name).make(options)
         if let url {
             let report = try model.loadWeights(from: url)

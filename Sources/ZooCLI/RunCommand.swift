@@ -9,10 +9,10 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Run a model on a preprocessed float32 NHWC .npy batch and write the output as .npy.")
 
-    @Option(help: "Architecture (see `zoo list`).")
-    var model: String
+    @Option(help: "Architecture (see `zoo list`); optional when the weight file records or implies it.")
+    var model: String?
 
-    @Option(help: "Weight file (.h5, .weights.h5, .keras); without it the seeded initial weights are used.")
+    @Option(help: "Weight file (.h5, .weights.h5, .keras, .pth, .safetensors); without it the seeded initial weights are used.")
     var weights: String?
 
     @Option(help: "Write this layer's output instead of the model's (e.g. fc2, avg_pool).")
@@ -25,6 +25,10 @@ struct RunCommand: ParsableCommand {
     var out: String
 
     @OptionGroup var shape: ModelShapeOptions
+
+    func validate() throws {
+        if model == nil && weights == nil { throw ValidationError("give --model (or --weights recording one)") }
+    }
 
     func run() throws {
         let x = try NPY.read(URL(fileURLWithPath: input))

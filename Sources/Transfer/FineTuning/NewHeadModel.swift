@@ -14,7 +14,7 @@ public enum NewHeadModel {
     /// classifier activation are set here. Without `weights` the model is returned as built.
     public static func build(architecture: String?, weights: URL?, classes: Int,
                              options: ModelOptions = ModelOptions()) throws -> (Model, LoadReport?) {
-        let file = try weights.map { try WeightFile.open($0) }
+        let file = try weights.map { try WeightFile.openMapped($0, architecture: architecture) }
         guard let name = architecture ?? file?.metadata.architecture else {
             throw TransferError("\(weights?.path ?? "the weight file") does not record its architecture; give it (see `zoo list`)")
         }
@@ -25,7 +25,7 @@ public enum NewHeadModel {
         if o.inputSize == nil, let recorded = file?.metadata.inputSize, recorded.count == 3 {
             o.inputSize = (recorded[0], recorded[1])
         }
-        if let weights { o = try o.adjusted(toWeights: weights) }
+        if let weights { o = try o.adjusted(toWeights: weights, model: name) }
         let model = try Catalog.architecture(named: name).make(o)
         guard let weights, let file else { return (model, nil) }
         guard let head = model.classifierLayer else {

@@ -97,22 +97,40 @@ public final class WeightFile {
         self.owner = owner
     }
 
-    /// Opens `url`, detecting the format from its content (HDF5 or zip signature), not its name.
+    /// Opens `url`, detecting the format from its content, not its name: HDF5 (Keras), a zip
+    /// (Keras 3 `.keras` or PyTorch), a PyTorch legacy pickle, or safetensors.
     public static func open(_ url: URL, limits: ReadLimits = ReadLimits()) throws -> WeightFile {
         let name = url.path
         switch try FileSignature.sniff(url, name: name) {
         case .empty:
-            throw WeightFileError(file: name, path: "/", "the file is empty (0 bytes); expected an HDF5 weight "
-                                  + "file (.h5, .weights.h5) or a Keras .keras archive")
+            throw WeightFileError(file: name, path: "/", "the file is empty (0 bytes); expected a weight file "
+                                  + "(\(knownFormats))")
         case .unknown:
-            throw WeightFileError(file: name, path: "/", "not an HDF5 file nor a Keras .keras archive "
-                                  + "(neither signature found); expected a Keras weight file")
+            let file = try ReadOnlyFile(url)
+            if try PyTorchReader.isLegacy(file) { return try PyTorchReader.openLegacy(file, limits: limits) }
+            if SafetensorsReader.sniff(file) { return try SafetensorsReader.open(file, limits: limits) }
+            if try PyTorchReader.isTar(file) {
+                throw file.error("/", "is PyTorch's oldest (tar) format, which ConvZoo does not read; load it in "
+                                 + "PyTorch and save it again with torch.save(model.state_dict(), path)")
+            }
+            throw WeightFileError(file: name, path: "/", "not a weight file ConvZoo knows (no HDF5, zip, PyTorch or "
+                                  + "safetensors signature); expected \(knownFormats)")
         case .zip:
+            let file = try ReadOnlyFile(url)
+            let zip: ZipDirectory
+            do { zip = try ZipDirectory(file) } catch let e as WeightFileError {
+                throw WeightFileError(file: e.file, path: e.path, e.message + "; expected a Keras .keras or PyTorch (torch.save) zip archive")
+            }
+            if zip.entries.contains(where: { $0.name.hasSuffix("/data.pkl") }) {
+                return try PyTorchReader.openZip(file, zip, limits: limits)
+            }
             return try KerasArchiveReader.open(url, limits: limits)
         case .hdf5:
             return try open(hdf5: HDF5File.open(url, name: name), limits: limits, container: nil)
         }
     }
+
+    static let knownFormats = "Keras .h5, .weights.h5 or .keras; PyTorch .pth/.pt/.bin; .safetensors"
 
     /// Reads a file's structure; `container` is set when the HDF5 file came out of a .keras archive.
     static func open(hdf5: HDF5File, limits: ReadLimits, container: WeightFormat?) throws -> WeightFile {
