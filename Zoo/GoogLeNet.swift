@@ -86,9 +86,13 @@ public enum GoogLeNet {
         func lrn(_ name: String) -> LocalResponseNorm { LocalResponseNorm(name: name, size: 5, alpha: 1e-4, beta: 0.75, k: 1) }
     }
 
-    public static func make(caffe: Bool, options o: ModelOptions = ModelOptions()) throws -> Model {
-        let size = o.inputSize ?? (224, 224)
-        let inputShape = [size.height, size.width, 3]
+    /// GoogLeNet as `flavour` has it: `.torchvision` or `.caffe`.
+    public static func make(_ flavour: Flavour, options: ModelOptions = ModelOptions()) throws -> Model {
+        try Catalog.architecture(named: flavour == .caffe ? "googlenet-caffe" : "googlenet").make(options)
+    }
+
+    static func parts(_ flavour: Flavour, options o: ModelOptions) -> Parts {
+        let caffe = flavour == .caffe
         let style = Style(caffe: caffe)
         var layers: [Layer] = []
         if o.transformInput && !caffe { layers.append(ChannelAffine.torchvisionGoogLeNetTransform()) }
@@ -118,22 +122,13 @@ public enum GoogLeNet {
             channels = w.output
         }
         let pooled = caffe ? "pool5_7x7_s1" : "avg_pool"
-        if o.includeTop {
+        var parts = Parts(trunk: layers) { features, activation in
             // torchvision pools adaptively to 1x1; Caffe averages a 7x7 window, the same at 224x224.
-            layers.append(GlobalAveragePooling2D(name: pooled))
-            layers.append(Dropout(name: caffe ? "pool5_drop_7x7_s1" : "dropout", rate: caffe ? 0.4 : 0.2))
-            // Caffe's softmax is a layer of its own (`prob`), so `loss3_classifier` stays the logits.
-            layers.append(Dense(name: caffe ? "loss3_classifier" : "predictions", inputFeatures: channels,
-                                units: o.classes, activation: caffe ? .linear : o.classifierActivation ?? .linear,
-                                initializer: caffe ? .glorotUniform : .torchvisionGoogLeNet))
-            if caffe, o.classifierActivation == .softmax { layers.append(ActivationLayer(name: "prob", .softmax)) }
-        } else if let pooling = o.pooling {
-            layers.append(pooling == .average ? GlobalAveragePooling2D(name: pooled) : GlobalMaxPooling2D(name: "max_pool"))
+            [GlobalAveragePooling2D(name: pooled), Dropout(name: caffe ? "pool5_drop_7x7_s1" : "dropout", rate: caffe ? 0.4 : 0.2)]
+                + classifier(caffe ? "loss3_classifier" : "predictions", inputFeatures: features[2], classes: o.classes,
+                             activation: activation, caffe: caffe, initializer: caffe ? .glorotUniform : .torchvisionGoogLeNet)
         }
-        return try Model(
-            architecture: caffe ? "googlenet-caffe" : "googlenet", flavour: caffe ? .caffe : .torchvision,
-            network: Sequential(name: caffe ? "googlenet_caffe" : "googlenet", layers), inputShape: inputShape,
-            options: o, tapAliases: ["pool5": pooled], taps: [pooled, "max_pool"],
-            preprocessing: caffe ? "caffe" : "torch", resizeTransform: "resize256-crop224")
+        parts.averagePoolName = pooled
+        return parts
     }
 }

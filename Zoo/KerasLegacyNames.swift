@@ -7,8 +7,11 @@ import Foundation
 /// lists `_1, _2, _0, _3`: both shortcut and third convolutions are 1x1 with the same shape, so a
 /// positional load would swap them silently. Loading by these names cannot.
 enum KerasLegacyResNetNames {
+    /// The renames as an architecture's description holds them.
+    static let names = LegacyLayerNames(matches: matches, rename: modernName)
+
     /// True when `names` are the original file's (`res2a_branch2a` ...).
-    static func matches(_ names: [String]) -> Bool { names.contains("res2a_branch2a") }
+    @Sendable static func matches(_ names: [String]) -> Bool { names.contains("res2a_branch2a") }
 
     /// `conv1` -> `conv1_conv`, `bn_conv1` -> `conv1_bn`, `fc1000` -> `predictions`,
     /// `res3b_branch2c` -> `conv3_block2_3_conv`, `bn4a_branch1` -> `conv4_block1_0_bn`.

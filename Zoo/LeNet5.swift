@@ -57,21 +57,20 @@ public enum LeNet5 {
     }
 
     /// LeNet-5 in `form`, with Keras's construction options; the classes default to the paper's 10.
-    public static func make(_ form: Form = .modern(), options o: ModelOptions = ModelOptions()) throws -> Model {
-        let size = o.inputSize ?? (32, 32)
-        let inputShape = [size.height, size.width, 1]
-        let classes = o.requestedClasses ?? 10
+    public static func make(_ form: Form = .modern(), options: ModelOptions = ModelOptions()) throws -> Model {
+        let architecture = try Catalog.architecture(named: form == .paper ? "lenet5-paper" : "lenet5")
+        let o = architecture.resolved(options)
+        return try architecture.assemble(parts(form, options: o), options: o)
+    }
+
+    static func parts(_ form: Form, options o: ModelOptions) throws -> Parts {
         let hidden = o.hiddenUnits ?? 84
-        let paper = form == .paper
-        let architecture = paper ? "lenet5-paper" : "lenet5"
+        let layers: [Layer]
         let squash: Activation   // after every hidden layer
         switch form {
-        case let .modern(_, activation): squash = activation
-        case .paper: squash = .scaledTanh
-        }
-        let layers: [Layer]
-        if case let .modern(pooling, activation) = form {
+        case let .modern(pooling, activation):
             guard activation != .softmax else { throw ModelError("lenet5: softmax is not a hidden-layer activation") }
+            squash = activation
             func pool(_ name: String) -> Layer {
                 pooling == .max ? MaxPool2D(name: name, poolSize: (2, 2)) : AvgPool2D(name: name, poolSize: (2, 2), countIncludePad: false)
             }
@@ -83,7 +82,7 @@ public enum LeNet5 {
                 pool("s4"),
                 Conv2D(name: "c5", inputChannels: w3, filters: w5, kernelSize: (5, 5), activation: activation),
             ]
-        } else {
+        case .paper:
             guard o.channelDivisor == 1 else {
                 throw ModelError("lenet5-paper: C3's connection table fixes 6 and 16 maps; channelDivisor must be 1")
             }
@@ -91,6 +90,7 @@ public enum LeNet5 {
                 throw ModelError("lenet5-paper: the output is the RBF units' squared distances (penalties); "
                     + "no classifier activation applies")
             }
+            squash = .scaledTanh
             layers = [
                 Conv2D(name: "c1", inputChannels: 1, filters: 6, kernelSize: (5, 5), activation: squash),
                 Subsampling(name: "s2", channels: 6, activation: squash),
@@ -100,31 +100,14 @@ public enum LeNet5 {
                 Conv2D(name: "c5", inputChannels: 16, filters: 120, kernelSize: (5, 5), activation: squash),
             ]
         }
-        let network = Sequential(name: architecture.replacingOccurrences(of: "-", with: "_"), layers)
-        if o.includeTop {
-            let features: Int
-            do {
-                features = try network.outputShape(for: [1] + inputShape).dropFirst().reduce(1, *)
-            } catch {
-                let smallest = (1...256).first { (try? network.outputShape(for: [1, $0, $0, 1])) != nil } ?? 0
-                throw ModelError("\(architecture): input \(size.height)x\(size.width) is too small; the smallest input "
-                    + "this network supports is \(smallest)x\(smallest) (\(error))")
-            }
-            network.append(Flatten(name: "flatten"))
-            network.append(Dense(name: "f6", inputFeatures: features, units: hidden, activation: squash))
-            network.append(paper ? EuclideanRBF(name: "predictions", inputFeatures: hidden, units: classes)
-                : Dense(name: "predictions", inputFeatures: hidden, units: classes,
-                        activation: o.classifierActivation ?? .softmax))
-        } else if let pooling = o.pooling {
-            network.append(pooling == .average ? GlobalAveragePooling2D(name: "avg_pool") : GlobalMaxPooling2D(name: "max_pool"))
+        var parts = Parts(trunk: layers) { features, activation in
+            let f6 = Dense(name: "f6", inputFeatures: features.reduce(1, *), units: hidden, activation: squash)
+            let out: Layer = form == .paper ? EuclideanRBF(name: "predictions", inputFeatures: hidden, units: o.classes)
+                : Dense(name: "predictions", inputFeatures: hidden, units: o.classes, activation: activation)
+            return [Flatten(name: "flatten"), f6, out]
         }
-        if paper { initializeAsThePaper(network) }
-        var options = o
-        options.requestedClasses = classes
-        return try Model(architecture: architecture, flavour: paper ? .paper : .keras, network: network,
-                         inputShape: inputShape, options: options,
-                         taps: ["s4", "c5", "f6", "avg_pool", "max_pool"],
-                         preprocessing: "none", resizeTransform: "keras-direct")
+        if form == .paper { parts.initialize = { initializeAsThePaper($0) } }
+        return parts
     }
 
     /// Every trainable weight and bias from U(-2.4/F_i, 2.4/F_i), F_i the fan-in of the unit it

@@ -1,14 +1,5 @@
 import Engine
 
-/// Which reference framework an architecture follows. It decides the layer names, the default
-/// classifier output (Keras: softmax; torchvision and Caffe: logits) and the default preprocessing.
-public enum Flavour: String, Sendable {
-    case keras, torchvision, caffe
-    /// The publication itself, which no framework ships (LeNet-5's original form); its counts are the
-    /// paper's trainable parameters and its parity twin is written in PyTorch.
-    case paper
-}
-
 /// Global pooling after the trunk when the classifier top is left off (Keras's `pooling`).
 public enum GlobalPooling: String, Sendable {
     case average = "avg", max
@@ -21,7 +12,7 @@ public struct ModelOptions {
     public var pooling: GlobalPooling?
     /// The classes asked for; nil: the architecture's own (1000 for ImageNet models, 10 for LeNet-5).
     public var requestedClasses: Int?
-    /// The classes of an ImageNet model: as asked, else 1000.
+    /// The classes asked for, else 1000 (a built model's options hold its architecture's own).
     public var classes: Int {
         get { requestedClasses ?? 1000 }
         set { requestedClasses = newValue }
@@ -53,39 +44,43 @@ public struct ModelOptions {
 
 /// A network of the zoo: its layers and what a user needs to run it.
 public final class Model {
+    /// The description it was built from.
+    public let definition: Architecture
     /// The zoo name, e.g. `vgg16` or `resnet50-keras`.
-    public let architecture: String
-    public let flavour: Flavour
+    public var architecture: String { definition.name }
+    public var flavour: Flavour { definition.flavour }
     /// The layers, outermost first.
     public let network: Sequential
     /// Input (height, width, channels), batch excluded.
     public let inputShape: [Int]
+    /// The options it was built with, the architecture's defaults filled in.
     public let options: ModelOptions
     /// Weighted layers in the reference's order (Keras's `model.layers`), used by positional
     /// loading and by every file ConvZoo writes.
     public let weightedLayers: [Layer]
     /// Other names a tap answers to, e.g. Caffe's `fc7` for Keras's `fc2`.
-    public let tapAliases: [String: String]
+    public var tapAliases: [String: String] { definition.tapAliases }
     /// Layers whose outputs are documented taps, in network order.
     public let taps: [String]
     public var classNames: [String]?
-    /// Input preprocessing as Keras `imagenet_utils` names it: caffe, torch, tf or none.
-    public var preprocessing: String
-    /// Resize transform of the reference: `keras-direct` or torchvision's `resize256-crop224`.
-    public var resizeTransform: String
+    /// Input preprocessing as Keras `imagenet_utils` names it (the weight file's, once loaded).
+    public var preprocessing: Preprocessing
+    /// Resize transform of the reference, or of the loaded weight file.
+    public var resizeTransform: ResizeTransform
 
-    init(architecture: String, flavour: Flavour, network: Sequential, inputShape: [Int], options: ModelOptions,
-         weightedLayerOrder: [String]? = nil, tapAliases: [String: String] = [:], taps: [String],
-         preprocessing: String, resizeTransform: String) throws {
-        self.architecture = architecture
-        self.flavour = flavour
+    init(definition: Architecture, network: Sequential, inputShape: [Int], options: ModelOptions,
+         weightedLayerOrder: [String]?, averagePoolName: String) throws {
+        let architecture = definition.name
+        self.definition = definition
         self.network = network
         self.inputShape = inputShape
         self.options = options
-        self.tapAliases = tapAliases
-        self.taps = taps.filter { network.layer(named: $0) != nil }
-        self.preprocessing = preprocessing
-        self.resizeTransform = resizeTransform
+        let taps = definition.taps + [averagePoolName, "max_pool"]
+        self.taps = taps.enumerated().filter { i, tap in
+            network.layer(named: definition.tapAliases[tap] ?? tap) != nil && !taps[..<i].contains(tap)
+        }.map(\.1)
+        preprocessing = definition.preprocessing
+        resizeTransform = definition.resize
         let weighted = network.allLayers.filter { !$0.weights.isEmpty }
         if let order = weightedLayerOrder {
             let byName = Dictionary(weighted.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -143,6 +138,24 @@ public final class Model {
         }
     }
 
+    /// What the output is (probabilities, logits or penalties), nil without a top: predict, evaluate
+    /// and training read it, so they never need to know which network they hold.
+    public var headOutput: HeadOutput? {
+        guard options.includeTop else { return nil }
+        if definition.headOutput == .penalties { return .penalties }
+        guard let activation = options.classifierActivation else { return definition.headOutput }
+        return activation == .softmax ? .probabilities : .logits
+    }
+
+    /// Row-wise probabilities of a (batch, classes) output, as the head's kind reads them.
+    public func probabilities(_ output: Tensor) throws -> Tensor {
+        guard let head = headOutput, output.rank == 2 else {
+            throw ModelError("\(architecture): output of shape \(output.shape); expected (batch, classes) "
+                + "(a model without its top has no classes)")
+        }
+        return try head.probabilities(output)
+    }
+
     /// The name of the classifier layer (the dense layer with one unit per class), nil without a top.
     public var classifierLayer: String? {
         guard options.includeTop, let last = weightedLayers.last as? Dense else { return nil }
@@ -157,6 +170,19 @@ public final class Model {
 
 /// A configuration or input error of a zoo model.
 public struct ModelError: Error, CustomStringConvertible {
+    /// What the caller can do about it, for front ends to word in their own terms (a CLI flag, say).
+    public enum Remedy: Equatable, Sendable {
+        /// The weights fit this other architecture.
+        case useArchitecture(String)
+        /// Nothing records the architecture: the caller must name one.
+        case nameArchitecture
+    }
+
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public let remedy: Remedy?
+
+    public init(_ description: String, remedy: Remedy? = nil) {
+        self.description = description
+        self.remedy = remedy
+    }
 }

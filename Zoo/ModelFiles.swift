@@ -3,18 +3,23 @@ import Foundation
 import WeightIO
 
 extension ModelOptions {
-    /// These options adjusted to what a weight file records: its number of classes (from its
-    /// class names, else its last dense layer) and GoogLeNet's `transform_input`. `model` names the
-    /// architecture a torchvision or timm file is for, when its keys do not say.
-    public func adjusted(toWeights url: URL, model: String? = nil) throws -> ModelOptions {
-        let file = try WeightFile.openMapped(url, architecture: model)
+    /// These options adjusted to what a weight file records: its input size and number of classes
+    /// (from its class names, else its last dense layer) where these options leave them open, and
+    /// GoogLeNet's `transform_input`.
+    public func adjusted(to file: WeightFile) -> ModelOptions {
         var o = self
         if requestedClasses == nil, let classes = file.metadata.classNames?.count ?? ModelOptions.classesOfTop(file) {
             o.classes = classes
         }
+        if inputSize == nil, let recorded = file.metadata.inputSize, recorded.count == 3 {
+            o.inputSize = (recorded[0], recorded[1])
+        }
         if file.metadata.extra["transform_input"] == "1" { o.transformInput = true }
         return o
     }
+
+    /// `adjusted(to:)` for the file at `url`.
+    public func adjusted(toWeights url: URL) throws -> ModelOptions { adjusted(to: try WeightFile.openMapped(url)) }
 
     /// Units of the file's last dense layer (a rank-2 kernel): the classes its top was trained for.
     static func classesOfTop(_ file: WeightFile) -> Int? {
@@ -32,13 +37,35 @@ extension Model {
     /// What ConvZoo records about this model in the files it writes.
     public var metadata: ConvZooMetadata {
         ConvZooMetadata(architecture: architecture, variant: flavour.rawValue, classNames: classNames,
-                        preprocessing: preprocessing, resizeTransform: resizeTransform, inputSize: inputShape,
-                        version: ConvZooMetadata.currentVersion,
+                        preprocessing: preprocessing.rawValue, resizeTransform: resizeTransform.description,
+                        inputSize: inputShape, version: ConvZooMetadata.currentVersion,
                         extra: options.transformInput ? ["transform_input": "1"] : [:])
     }
 
+    /// The model a weight file holds, the one way every caller builds one from a file (the file is
+    /// opened once): `architecture` (else the one the file records) built with `options` adjusted to
+    /// the file (`ModelOptions.adjusted(to:)`), then loaded with the options `loading` picks for it.
+    public static func load(from url: URL, architecture: String? = nil, options: ModelOptions = ModelOptions(),
+                            loading: (Model, WeightFile) throws -> LoadOptions = { _, _ in LoadOptions() })
+        throws -> (model: Model, report: LoadReport) {
+        try load(from: WeightFile.open(url), architecture: architecture, options: options, loading: loading)
+    }
+
+    /// `load(from:architecture:options:loading:)` for a file already open.
+    public static func load(from file: WeightFile, architecture: String? = nil, options: ModelOptions = ModelOptions(),
+                            loading: (Model, WeightFile) throws -> LoadOptions = { _, _ in LoadOptions() })
+        throws -> (model: Model, report: LoadReport) {
+        let file = try TorchvisionKeys.mapped(file, architecture: architecture)
+        guard let name = architecture ?? file.metadata.architecture else {
+            throw ModelError("\(file.name) does not record its architecture; name it (see `zoo list`)", remedy: .nameArchitecture)
+        }
+        let model = try Catalog.architecture(named: name).make(options.adjusted(to: file))
+        let report = try model.loadWeights(from: file, options: loading(model, file))
+        return (model, report)
+    }
+
     /// Loads weights from `url` (Keras legacy `.h5`, Keras 3 `.weights.h5` or `.keras`, ConvZoo files,
-    /// PyTorch `.pth` and safetensors files with torchvision's or timm's keys),
+    /// PyTorch and safetensors files with torchvision's or timm's keys),
     /// in Keras's layer order when matching by position, and takes the file's class names,
     /// preprocessing and resize transform.
     ///
@@ -46,45 +73,50 @@ extension Model {
     /// `resnet50-keras`, say) fails with an error that names the architecture it fits.
     @discardableResult
     public func loadWeights(from url: URL, options: LoadOptions = LoadOptions()) throws -> LoadReport {
-        let file = try WeightFile.openMapped(url, architecture: TorchvisionKeys.table(architecture) != nil ? architecture : nil)
-        if let other = file.metadata.architecture, other != architecture, Catalog.all.contains(where: { $0.name == other }) {
-            throw ModelError("\(url.path) holds weights for '\(other)', not '\(architecture)'; use --model \(other)")
+        try loadWeights(from: WeightFile.open(url), options: options)
+    }
+
+    /// `loadWeights(from:options:)` for a file already open.
+    @discardableResult
+    public func loadWeights(from file: WeightFile, options: LoadOptions = LoadOptions()) throws -> LoadReport {
+        let file = try TorchvisionKeys.mapped(file, architecture: TorchvisionKeys.table(architecture) != nil ? architecture : nil)
+        let recorded = file.metadata
+        if let other = recorded.architecture, other != architecture, Catalog.all.contains(where: { $0.name == other }) {
+            throw ModelError("\(file.name) holds weights for '\(other)', not '\(architecture)'", remedy: .useArchitecture(other))
+        }
+        let preprocessing = try recorded.preprocessing.map { p in
+            guard let known = Preprocessing(rawValue: p) else {
+                throw ModelError("\(file.name): unknown preprocessing '\(p)'; expected "
+                    + Preprocessing.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            return known
+        }
+        let resize = try recorded.resizeTransform.map { r in
+            guard let known = ResizeTransform(r) else {
+                throw ModelError("\(file.name): unknown resize transform '\(r)'; expected keras-direct, "
+                    + "keras-direct-bilinear or resize<R>-crop<C>")
+            }
+            return known
         }
         var options = options
-        if architecture == "resnet50-keras", options.renameFileLayer == nil,
-           KerasLegacyResNetNames.matches(file.layers.map(\.name)) {
-            options.renameFileLayer = KerasLegacyResNetNames.modernName
+        if let legacy = definition.legacyNames, options.renameFileLayer == nil, legacy.matches(file.layers.map(\.name)) {
+            options.renameFileLayer = legacy.rename
         }
         do {
             let report = try WeightLoader.load(file, into: network, options: options)
             // The file says how its inputs were prepared; that is what the weights expect.
-            if let names = file.metadata.classNames { classNames = names }
-            if let p = file.metadata.preprocessing { preprocessing = p }
-            if let r = file.metadata.resizeTransform { resizeTransform = r }
+            if let names = recorded.classNames { classNames = names }
+            if let preprocessing { self.preprocessing = preprocessing }
+            if let resize { resizeTransform = resize }
             return report
         } catch let error as WeightLoadError {
-            if let sibling = try siblingThatFits(url, options: options) {
-                throw ModelError("\(url.path) does not fit '\(architecture)' (\(flavour.rawValue) flavour) but fits "
-                    + "'\(sibling.name)' (\(sibling.reference)); use --model \(sibling.name). \(error)")
+            if let other = definition.otherFlavour.flatMap({ try? Catalog.architecture(named: $0) }),
+               (try? WeightLoader.load(file, into: other.make(self.options).network, options: options)) != nil {
+                throw ModelError("\(file.name) does not fit '\(architecture)' (\(flavour.rawValue) flavour) but fits "
+                    + "'\(other.name)' (\(other.reference)). \(error)", remedy: .useArchitecture(other.name))
             }
             throw error
         }
-    }
-
-    /// The other flavour of this network (`resnet50` and `resnet50-keras`) when the file loads into it.
-    func siblingThatFits(_ url: URL, options: LoadOptions) throws -> Architecture? {
-        let base = architecture.replacingOccurrences(of: "-keras", with: "")
-        let candidates = Catalog.all.filter {
-            $0.name != architecture && $0.name.replacingOccurrences(of: "-keras", with: "") == base
-        }
-        for candidate in candidates {
-            let model = try candidate.make(self.options)
-            let mapped = TorchvisionKeys.table(candidate.name) != nil ? candidate.name : nil
-            if (try? WeightLoader.load(WeightFile.openMapped(url, architecture: mapped), into: model.network, options: options)) != nil {
-                return candidate
-            }
-        }
-        return nil
     }
 
     /// Saves the weights atomically as a Keras legacy `.h5` (layers in Keras's order) or Keras 3

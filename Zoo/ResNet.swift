@@ -28,11 +28,27 @@ public enum ResNet {
 
     static let stageWidths = [64, 128, 256, 512]
 
-    /// Builds the torchvision (`keras: false`) or Keras Applications flavour.
-    public static func make(_ depth: Depth, keras: Bool, options o: ModelOptions = ModelOptions()) throws -> Model {
-        precondition(!keras || depth.usesBottleneck, "Keras Applications has no basic-block ResNet")
-        let size = o.inputSize ?? (224, 224)
-        let inputShape = [size.height, size.width, 3]
+    /// ResNet of `depth` as `flavour` has it: `.torchvision` (v1.5) or `.keras` (v1, bottleneck depths only).
+    public static func make(_ depth: Depth, _ flavour: Flavour, options: ModelOptions = ModelOptions()) throws -> Model {
+        try Catalog.architecture(named: "resnet\(depth.rawValue)" + (flavour == .keras ? "-keras" : "")).make(options)
+    }
+
+    /// The taps of `depth`: the stem's pool, then every stage's last block.
+    static func taps(_ depth: Depth) -> [String] {
+        ["pool1_pool"] + depth.blockCounts.enumerated().map { s, blocks in "conv\(s + 2)_block\(blocks)_out" }
+    }
+
+    /// `pool1` and every block's `_out` (the block's own name: its output is after the ReLU).
+    static func tapAliases(_ depth: Depth) -> [String: String] {
+        var aliases = ["pool1": "pool1_pool"]
+        for (s, blocks) in depth.blockCounts.enumerated() {
+            for b in 1...blocks { aliases["conv\(s + 2)_block\(b)_out"] = "conv\(s + 2)_block\(b)" }
+        }
+        return aliases
+    }
+
+    static func parts(_ depth: Depth, _ flavour: Flavour, options o: ModelOptions) -> Parts {
+        let keras = flavour == .keras
         let style = BlockStyle(keras: keras)
         var layers: [Layer] = []
         var order: [String] = []
@@ -55,8 +71,6 @@ public enum ResNet {
         }
 
         var channels = stem
-        var aliases: [String: String] = ["pool1": "pool1_pool"]
-        var taps = ["pool1_pool"]
         for (s, blocks) in depth.blockCounts.enumerated() {
             let width = o.channels(stageWidths[s])
             var stage: [Layer] = []
@@ -68,27 +82,17 @@ public enum ResNet {
                     : style.basicBlock(name, input: channels, width: width, stride: stride, order: &order)
                 stage.append(block)
                 channels = depth.usesBottleneck ? width * 4 : width
-                aliases[name + "_out"] = name
             }
             layers.append(Sequential(name: "conv\(s + 2)", stage))
-            taps.append("conv\(s + 2)_block\(blocks)_out")
         }
-        if o.includeTop {
-            layers.append(GlobalAveragePooling2D(name: "avg_pool"))
+        var parts = Parts(trunk: layers) { features, activation in
             // torchvision leaves the classifier at PyTorch's default init; Keras uses Glorot.
-            layers.append(Dense(name: "predictions", inputFeatures: channels, units: o.classes,
-                                activation: o.classifierActivation ?? (keras ? .softmax : .linear),
-                                initializer: keras ? .glorotUniform : .pytorchDefault))
-            order.append("predictions")
-        } else if let pooling = o.pooling {
-            layers.append(pooling == .average ? GlobalAveragePooling2D(name: "avg_pool") : GlobalMaxPooling2D(name: "max_pool"))
+            [GlobalAveragePooling2D(name: "avg_pool"),
+             Dense(name: "predictions", inputFeatures: features[2], units: o.classes, activation: activation,
+                   initializer: keras ? .glorotUniform : .pytorchDefault)]
         }
-        taps += ["avg_pool", "max_pool"]
-        return try Model(
-            architecture: "resnet\(depth.rawValue)" + (keras ? "-keras" : ""), flavour: keras ? .keras : .torchvision,
-            network: Sequential(name: "resnet\(depth.rawValue)", layers), inputShape: inputShape, options: o,
-            weightedLayerOrder: order, tapAliases: aliases, taps: taps,
-            preprocessing: keras ? "caffe" : "torch", resizeTransform: keras ? "keras-direct" : "resize256-crop224")
+        parts.weightedLayerOrder = o.includeTop ? order + ["predictions"] : order
+        return parts
     }
 
     /// What differs between the two flavours inside a block.

@@ -132,17 +132,21 @@ public enum TorchvisionKeys {
     /// What tools/convert_torchvision.py records for a torchvision or timm file: torchvision's
     /// evaluation transform, torch preprocessing, 224x224 input, BatchNorm's epsilon, and GoogLeNet's
     /// transform_input off (its constructor's default for a bare file).
-    static func metadata(_ architecture: String) -> ConvZooMetadata {
+    static func metadata(_ architecture: String, timm: Bool) -> ConvZooMetadata {
         ConvZooMetadata(architecture: architecture, variant: "torchvision", preprocessing: "torch",
                         resizeTransform: "resize256-crop224", inputSize: [224, 224, 3], version: ConvZooMetadata.currentVersion,
-                        extra: ["bn_epsilon": architecture == "googlenet" ? "0.001" : "1e-05", "transform_input": "0"])
+                        extra: ["bn_epsilon": architecture == "googlenet" ? "0.001" : "1e-05", "transform_input": "0",
+                                mappedMark: timm ? "timm" : "torchvision"])
     }
+
+    /// The extra fact a mapped file carries (the key table used), so it is never mapped twice.
+    static let mappedMark = "key_table"
 
     /// A flat PyTorch or safetensors file with torchvision or timm keys as the zoo's layers, each
     /// tensor under its layout conversion, and torchvision's metadata; other files unchanged.
     /// `architecture` names the model (`--model`); without it the keys decide, or the error asks for it.
     public static func mapped(_ file: WeightFile, architecture requested: String?) throws -> WeightFile {
-        guard file.format.isForeign, file.format != .caffe else { return file }
+        guard file.format.isForeign, file.format != .caffe, file.metadata.extra[mappedMark] == nil else { return file }
         let keys = file.tensorsByKey
         guard looksForeign(keys) else { return file }
         let timm = isTimm(keys)
@@ -194,7 +198,7 @@ public enum TorchvisionKeys {
                 + listed(unused.sorted()))
         }
         var attributes = file.attributes
-        attributes.merge(metadata(architecture).attributes) { own, _ in own }
+        attributes.merge(metadata(architecture, timm: timm).attributes) { own, _ in own }
         return WeightFile(name: file.name, format: file.format, attributes: attributes, layers: layers, limits: file.limits,
                           owner: file)
     }

@@ -18,9 +18,13 @@ public enum VGG {
 
     static let blockFilters = [64, 128, 256, 512, 512]
 
-    public static func make(_ depth: Depth, batchNorm: Bool, options o: ModelOptions = ModelOptions()) throws -> Model {
-        let size = o.inputSize ?? (224, 224)
-        let inputShape = [size.height, size.width, 3]
+    /// VGG of `depth` as `flavour` has it: `.keras` (no BatchNorm) or `.torchvision` (`vgg16-bn`, `vgg19-bn`).
+    public static func make(_ depth: Depth, _ flavour: Flavour, options: ModelOptions = ModelOptions()) throws -> Model {
+        try Catalog.architecture(named: "vgg\(depth.rawValue)" + (flavour == .keras ? "" : "-bn")).make(options)
+    }
+
+    static func parts(_ depth: Depth, _ flavour: Flavour, options o: ModelOptions) -> Parts {
+        let batchNorm = flavour == .torchvision
         var layers: [Layer] = []
         var channels = 3
         for (b, count) in depth.convolutionsPerBlock.enumerated() {
@@ -41,29 +45,20 @@ public enum VGG {
             }
             layers.append(MaxPool2D(name: "block\(b + 1)_pool", poolSize: (2, 2)))
         }
-        let trunk = Sequential(name: "vgg\(depth.rawValue)", layers)
-        let flavour: Flavour = batchNorm ? .torchvision : .keras
-        if o.includeTop {
-            if batchNorm { trunk.append(AdaptiveAvgPool2D(name: "avg_pool", outputSize: (7, 7))) }
-            let features = try Model.outputShape(of: trunk, for: inputShape, architecture: "vgg\(depth.rawValue)")
-                .dropFirst().reduce(1, *)
-            trunk.append(Flatten(name: "flatten"))
+        return Parts(trunk: layers) { features, activation in
+            // torchvision pools adaptively to 7x7 first; Keras flattens what the input gives.
+            var top: [Layer] = batchNorm ? [AdaptiveAvgPool2D(name: "avg_pool", outputSize: (7, 7))] : []
+            let flat = batchNorm ? 49 * features[2] : features.reduce(1, *)
+            top.append(Flatten(name: "flatten"))
             // torchvision draws its Linear layers from N(0, 0.01); Keras uses Glorot uniform.
             let dense: Initializer = batchNorm ? .normal(mean: 0, std: 0.01) : .glorotUniform
-            trunk.append(Dense(name: "fc1", inputFeatures: features, units: o.hidden, activation: .relu, initializer: dense))
-            if batchNorm { trunk.append(Dropout(name: "fc1_dropout", rate: 0.5)) }
-            trunk.append(Dense(name: "fc2", inputFeatures: o.hidden, units: o.hidden, activation: .relu, initializer: dense))
-            if batchNorm { trunk.append(Dropout(name: "fc2_dropout", rate: 0.5)) }
-            trunk.append(Dense(name: "predictions", inputFeatures: o.hidden, units: o.classes,
-                               activation: o.classifierActivation ?? (batchNorm ? .linear : .softmax), initializer: dense))
-        } else if let pooling = o.pooling {
-            trunk.append(pooling == .average ? GlobalAveragePooling2D(name: "avg_pool") : GlobalMaxPooling2D(name: "max_pool"))
+            top.append(Dense(name: "fc1", inputFeatures: flat, units: o.hidden, activation: .relu, initializer: dense))
+            if batchNorm { top.append(Dropout(name: "fc1_dropout", rate: 0.5)) }
+            top.append(Dense(name: "fc2", inputFeatures: o.hidden, units: o.hidden, activation: .relu, initializer: dense))
+            if batchNorm { top.append(Dropout(name: "fc2_dropout", rate: 0.5)) }
+            top.append(Dense(name: "predictions", inputFeatures: o.hidden, units: o.classes, activation: activation,
+                             initializer: dense))
+            return top
         }
-        let name = "vgg\(depth.rawValue)" + (batchNorm ? "-bn" : "")
-        return try Model(architecture: name, flavour: flavour, network: trunk, inputShape: inputShape, options: o,
-                         tapAliases: ["fc6": "fc1", "fc7": "fc2"],
-                         taps: ["block5_pool", "fc1", "fc2", "avg_pool", "max_pool"],
-                         preprocessing: batchNorm ? "torch" : "caffe",
-                         resizeTransform: batchNorm ? "resize256-crop224" : "keras-direct")
     }
 }

@@ -23,24 +23,15 @@ struct LoadedModel {
     /// report goes to stderr.
     static func build(weights: String?, modelName: String?, shape: ModelOptions = ModelOptions(),
                       inputSize: (height: Int, width: Int)? = nil) throws -> Model {
-        let url = weights.map { URL(fileURLWithPath: $0) }
-        let metadata = try url.map { try WeightFile.openMapped($0, architecture: modelName).metadata }
-        guard let name = modelName ?? metadata?.architecture else {
-            throw ValidationError("\(weights ?? "the weight file") does not record its architecture; "
-                + "give it with --model (see `zoo list`)")
-        }
         var options = shape
-        if let size = inputSize {
-            options.inputSize = size
-        } else if let recorded = metadata?.inputSize, recorded.count == 3 {
-            options.inputSize = (recorded[0], recorded[1])
+        if let size = inputSize { options.inputSize = size }
+        guard let weights else {
+            guard let modelName else { throw ValidationError("give --weights or --model (see `zoo list`)") }
+            return try Catalog.architecture(named: modelName).make(options)
         }
-        if let url { options = try options.adjusted(toWeights: url, model: name) }
-        let model = try Catalog.architecture(named: name).make(options)
-        if let url {
-            let report = try model.loadWeights(from: url)
-            FileHandle.standardError.write(Data((report.description + "\n").utf8))
-        }
+        let (model, report) = try withFlagHints { try Model.load(from: URL(fileURLWithPath: weights), architecture: modelName,
+                                                                 options: options) }
+        StandardError.write(report.description + "\n")
         return model
     }
 
@@ -52,25 +43,6 @@ struct LoadedModel {
             return names
         }
         return (0..<count).map(String.init)
-    }
-
-    /// True when the classifier ends in softmax (Keras and the paper's LeNet-5), false for logits.
-    var outputsProbabilities: Bool {
-        if let activation = model.options.classifierActivation {
-            if case .softmax = activation { return true }
-            return false
-        }
-        return model.flavour == .keras || model.flavour == .paper
-    }
-
-    /// Row-wise probabilities of a (batch, classes) output: as is after softmax, else softmax of the logits.
-    func probabilities(_ output: Tensor) throws -> Tensor {
-        guard output.rank == 2 else {
-            throw CommandFailure("\(model.architecture): output of shape \(output.shape); expected (batch, classes) "
-                + "(a model without its top has no classes)")
-        }
-        if outputsProbabilities { return output }
-        return try ActivationLayer(name: "softmax", .softmax).forward(output, mode: .inference)
     }
 }
 
@@ -84,4 +56,17 @@ enum StandardError {
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Runs `body`, wording a library error's remedy as the CLI's flag.
+func withFlagHints<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as ModelError {
+        switch error.remedy {
+        case .useArchitecture(let name)?: throw CommandFailure("\(error); use --model \(name)")
+        case .nameArchitecture?: throw CommandFailure("\(error); give it with --model")
+        case nil: throw error
+        }
+    }
 }

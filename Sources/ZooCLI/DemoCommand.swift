@@ -107,7 +107,7 @@ struct DemoCommand: ParsableCommand {
             }
         }
         print(String(format: "0. shipped LeNet-5 (%@, all ten digits, %@ preprocessing): %.1f%% on the %d digits it was not trained on",
-                     shipped, model.preprocessing, 100 * Double(correct) / Double(heldOut.count), heldOut.count))
+                     shipped, model.preprocessing.rawValue, 100 * Double(correct) / Double(heldOut.count), heldOut.count))
     }
 
     /// The seed `make lenet5-weights` trains the shipped weights with (it decides their validation split).

@@ -51,7 +51,7 @@ struct EvaluateCommand: ParsableCommand {
         var metrics = MetricAccumulator(classes: classes)
         let stream = try BatchStream(dataset, batchSize: batch)
         for (i, b) in stream.enumerated() {
-            let p = try loaded.probabilities(try loaded.model.predict(b.inputs))
+            let p = try loaded.model.probabilities(try loaded.model.predict(b.inputs))
             try metrics.add(logits: p, labels: b.labels.map { toModel[$0] }, meanLoss: 0)
             StandardError.write("\revaluate: batch \(i + 1)/\(stream.batchCount)")
         }

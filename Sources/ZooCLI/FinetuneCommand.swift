@@ -110,7 +110,7 @@ struct FinetuneCommand: ParsableCommand {
         let classNames = try TrainingDataSource.classNames(of: data)
         let (model, report) = try buildModel(classes: classNames.count)
         if let report { print(report.description) }
-        if let preprocessing { model.preprocessing = preprocessing }
+        if let preprocessing { model.preprocessing = Preprocessing(rawValue: preprocessing)! }  // validated
         let dataset = try TrainingDataSource.open(data, for: model, applyEXIF: exif)
         let plan = try FreezePlan(model: model, newLayers: NewHeadModel.newLayers(report),
                                   pretrained: weights != nil, trainableFrom: trainableFrom, freezeUntil: freezeUntil)
@@ -159,8 +159,10 @@ struct FinetuneCommand: ParsableCommand {
         options.channelDivisor = channelDivisor
         options.hiddenUnits = hiddenUnits
         RandomGenerator.global.reseed(seed)
-        return try NewHeadModel.build(architecture: model, weights: weights.map { URL(fileURLWithPath: $0) },
-                                      classes: classes, options: options)
+        return try withFlagHints {
+            try NewHeadModel.build(architecture: model, weights: weights.map { URL(fileURLWithPath: $0) },
+                                   classes: classes, options: options)
+        }
     }
 
     func describe(_ plan: FreezePlan) -> String {

@@ -60,16 +60,14 @@ struct ModelShapeOptions: ParsableArguments {
 }
 
 struct ListCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "One line per architecture.")
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "One line per architecture (read from the catalog; nothing is built).")
 
     func run() throws {
         print("name".padding(toLength: 17, withPad: " ", startingAt: 0) + "parameters".padding(toLength: 14, withPad: " ", startingAt: 0)
             + "input".padding(toLength: 13, withPad: " ", startingAt: 0) + "reference")
         for a in Catalog.all {
-            let m = try a.make()
-            let count = m.flavour == .keras ? m.totalParameters : m.trainableParameters
             print(a.name.padding(toLength: 17, withPad: " ", startingAt: 0)
-                + grouped(count).padding(toLength: 14, withPad: " ", startingAt: 0)
+                + grouped(a.referenceParameters).padding(toLength: 14, withPad: " ", startingAt: 0)
                 + a.defaultInput.map(String.init).joined(separator: "x").padding(toLength: 13, withPad: " ", startingAt: 0)
                 + a.reference)
         }

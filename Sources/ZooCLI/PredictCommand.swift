@@ -53,7 +53,7 @@ struct PredictCommand: ParsableCommand {
                 continue
             }
             let output = try loaded.model.predict(x.reshaped([1] + x.shape))
-            let p = try loaded.probabilities(output)
+            let p = try loaded.model.probabilities(output)
             let classes = p.shape[1]
             let names = loaded.classNames(count: classes)
             let row = Array(p.scalars)

@@ -9,7 +9,7 @@ struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect", abstract: "Show a weight file's format, layers, weights, shapes and dtypes.")
 
-    @Argument(help: "Weight file (.h5, .weights.h5, .keras, .pth, .safetensors; the format is detected from the content).")
+    @Argument(help: "Weight file (.h5, .weights.h5, .keras; the format is detected from the content).")
     var file: String
 
     func run() throws {
@@ -62,15 +62,9 @@ struct ConvertCommand: ParsableCommand {
         }
         let inURL = URL(fileURLWithPath: input), outURL = URL(fileURLWithPath: output)
         let file = try WeightFile.openMapped(inURL, architecture: model)
-        if let name = model ?? file.metadata.architecture {
+        if model != nil || file.metadata.architecture != nil {
             // Through the model: layer order and Keras 3 keys come from the architecture.
-            var o = try ModelOptions().adjusted(toWeights: inURL, model: name)
-            if let size = file.metadata.inputSize, size.count == 3 { o.inputSize = (size[0], size[1]) }
-            let m = try Catalog.architecture(named: name).make(o)
-            let report = try m.loadWeights(from: inURL)
-            var meta = file.metadata
-            meta.architecture = m.architecture
-            m.classNames = meta.classNames
+            let (m, report) = try withFlagHints { try Model.load(from: file, architecture: model) }
             try m.saveWeights(to: outURL, format: target)
             print(report)
         } else {

@@ -1,11 +1,11 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `zoo finetune` as the built binary runs it: LeNet-5 trained from scratch on the bundled digits,
 /// then fine-tuned on a small image folder holding a corrupt image, interrupted and resumed.
 final class FinetuneCommandTests: XCTestCase {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let repo = repositoryRoot
     static let work = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-finetune-\(UUID().uuidString)")
     static var base: URL { work.appendingPathComponent("lenet5-digits.h5") }
     static var folder: URL { work.appendingPathComponent("images") }

@@ -1,11 +1,11 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `zoo predict`, `zoo features` and `zoo evaluate` as the built binary runs them, on a LeNet-5
 /// weight file written by `zoo demo` (classes "0".."4") and a small image folder with a corrupt file.
 final class PredictFeaturesEvaluateTests: XCTestCase {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let repo = repositoryRoot
     static let work = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-predict-\(UUID().uuidString)")
     static var weights: URL { work.appendingPathComponent("lenet5-digits-0to4.h5") }
     static var folder: URL { work.appendingPathComponent("images") }

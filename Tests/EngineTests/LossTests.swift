@@ -24,6 +24,36 @@ final class LossTests: XCTestCase {
         }
     }
 
+    /// Penalties are negated logits: PyTorch's `cross_entropy(-penalties)` is the loss, and the
+    /// gradient with respect to the penalties is the negated gradient of those logits.
+    func testPenaltiesTrainAsSoftmaxOverTheirNegation() throws {
+        for name in ["cross_entropy", "cross_entropy_soft_smoothing"] {
+            let dir = "learning/losses/\(name)/"
+            let logits = try NPY.read(fixtureURL(dir + "input.npy"))
+            let penalties = Tensor(shape: logits.shape, scalars: logits.scalars.map { -$0 })
+            let smoothing: Float = name.hasSuffix("smoothing") ? 0.2 : 0
+            let result = try HeadOutput.penalties.crossEntropy(labelSmoothing: smoothing)(penalties, NPY.read(fixtureURL(dir + "target.npy")))
+            let expected = try NPY.read(fixtureURL(dir + "loss.npy"))[flat: 0]
+            XCTAssertEqual(result.value, expected, accuracy: 2e-6 * max(1, abs(expected)), name)
+            let gradient = try NPY.read(fixtureURL(dir + "gradient.npy"))
+            assertClose(result.gradient, Tensor(shape: gradient.shape, scalars: gradient.scalars.map { -$0 }), relative: 1e-6, name)
+        }
+        XCTAssertFalse(HeadOutput.logits.crossEntropy().ofPenalties)
+    }
+
+    func testHeadOutputsReadAsProbabilitiesAndRankTheRightWayRound() throws {
+        let output = Tensor(shape: [2, 3], scalars: [0.5, 3, 1, 4, 0.25, 2])
+        let softmax = try ActivationLayer(name: "s", .softmax).forward(output, mode: .inference)
+        XCTAssertEqual(try HeadOutput.logits.probabilities(output).scalars, softmax.scalars)
+        XCTAssertEqual(try HeadOutput.probabilities.probabilities(softmax).scalars, softmax.scalars)
+        let fromPenalties = try HeadOutput.penalties.probabilities(output)
+        let negated = try ActivationLayer(name: "s", .softmax).forward(HeadOutput.penalties.scores(output), mode: .inference)
+        XCTAssertEqual(fromPenalties.scalars, negated.scalars)
+        // The lowest penalty (index 0, then 1) is the most probable class.
+        XCTAssertEqual((0..<2).map { r in (0..<3).max { fromPenalties[r, $0] < fromPenalties[r, $1] }! }, [0, 1])
+        XCTAssertEqual(HeadOutput.logits.scores(output).scalars, output.scalars)
+    }
+
     func testLabelsArrayEqualsIndexTensor() throws {
         let logits = randomTensor([4, 6], seed: 3, low: -3, high: 3)
         let loss = SoftmaxCrossEntropy(labelSmoothing: 0.05)

@@ -1,4 +1,5 @@
 import Engine
+import Zoo
 import Foundation
 @testable import Transfer
 import XCTest

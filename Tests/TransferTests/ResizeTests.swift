@@ -75,16 +75,16 @@ final class ResizeTests: XCTestCase {
         XCTAssertNil(ResizeTransform.direct(.nearest).incompatibility(height: 32, width: 40))
     }
 
-    func testEveryZooArchitecturesTransformAndPreprocessingParse() throws {
-        // The strings the Zoo writes into weight files must all be understood here.
+    func testEveryZooArchitecturesTransformAndPreprocessingRoundTripThroughTheirNames() throws {
+        // The strings the Zoo writes into weight files must all be understood when read back.
         var narrow = ModelOptions()
         narrow.channelDivisor = 16
         narrow.hiddenUnits = 8
         for architecture in Catalog.all {
             // LeNet-5's paper form has a fixed connection table and is small anyway.
             let model = try architecture.make(architecture.name.hasPrefix("lenet") ? ModelOptions() : narrow)
-            XCTAssertNotNil(ResizeTransform(model.resizeTransform), "\(architecture.name): \(model.resizeTransform)")
-            XCTAssertNotNil(Preprocessing(rawValue: model.preprocessing), "\(architecture.name): \(model.preprocessing)")
+            XCTAssertEqual(model.metadata.resizeTransform.flatMap(ResizeTransform.init), model.resizeTransform, architecture.name)
+            XCTAssertEqual(model.metadata.preprocessing.flatMap(Preprocessing.init(rawValue:)), model.preprocessing, architecture.name)
         }
     }
 

@@ -17,12 +17,47 @@ final class ArchitectureTests: XCTestCase {
             "vgg16": 138_357_544, "vgg19": 143_667_240, "resnet50-keras": 25_636_712,
             "resnet101-keras": 44_707_176, "resnet152-keras": 60_419_944, "alexnet-caffe": 60_965_224,
         ]
-        for (name, count) in torchvision {
-            XCTAssertEqual(try Catalog.architecture(named: name).make().trainableParameters, count, name)
+        // The catalog states them (`zoo list` prints them without building); the next test checks
+        // every built network against the catalog.
+        for (name, count) in torchvision.merging(keras, uniquingKeysWith: { a, _ in a }) {
+            XCTAssertEqual(try Catalog.architecture(named: name).referenceParameters, count, name)
         }
-        for (name, count) in keras {
-            XCTAssertEqual(try Catalog.architecture(named: name).make().totalParameters, count, name)
+        XCTAssertEqual(try Catalog.architecture(named: "lenet5").referenceParameters, 61_706)
+        XCTAssertEqual(try Catalog.architecture(named: "lenet5-paper").referenceParameters, 60_000)
+    }
+
+    /// Each description states what the built network is: its reference count (by its
+    /// reference's convention), input, classes, head output, Grad-CAM layer and other flavour.
+    func testDescriptionsAgreeWithTheNetworksTheyBuild() throws {
+        for a in Catalog.all {
+            let m = try a.make()
+            XCTAssertEqual(a.flavour.countsEveryWeight ? m.totalParameters : m.trainableParameters, a.referenceParameters, a.name)
+            XCTAssertEqual(m.inputShape, a.defaultInput, a.name)
+            XCTAssertEqual(try m.outputShape(), [1, a.defaultClasses], a.name)
+            XCTAssertEqual(m.headOutput, a.headOutput, a.name)
+            XCTAssertNotNil(m.network.layer(named: a.tapAliases[a.gradCAMLayer] ?? a.gradCAMLayer), a.name)
+            XCTAssertEqual(try shape(m, after: a.gradCAMLayer).count, 4, "\(a.name): \(a.gradCAMLayer) is a feature map")
+            if let other = a.otherFlavour {
+                XCTAssertEqual(try Catalog.architecture(named: other).otherFlavour, a.name)
+                XCTAssertNotEqual(try Catalog.architecture(named: other).flavour, a.flavour)
+            }
+            for tap in a.taps { XCTAssertTrue(m.taps.contains(tap), "\(a.name): documented tap \(tap)") }
         }
+        XCTAssertEqual(try Catalog.architecture(named: "lenet5-paper").headOutput, .penalties)
+        XCTAssertEqual(try Catalog.architecture(named: "vgg19").gradCAMLayer, "block5_conv4")
+        XCTAssertEqual(try Catalog.architecture(named: "resnet101").gradCAMLayer, "conv5_block3_out")
+    }
+
+    func testHeadOutputFollowsTheClassifierActivation() throws {
+        XCTAssertEqual(try Catalog.architecture(named: "resnet18").make(ModelOptions(classifierActivation: .softmax)).headOutput,
+                       .probabilities)
+        XCTAssertEqual(try Catalog.architecture(named: "lenet5").make(ModelOptions(classifierActivation: .linear)).headOutput, .logits)
+        XCTAssertEqual(try Catalog.architecture(named: "lenet5-paper").make(ModelOptions(classifierActivation: .linear)).headOutput,
+                       .penalties)
+        XCTAssertNil(try Catalog.architecture(named: "lenet5").make(ModelOptions(includeTop: false)).headOutput)
+        let caffe = try Catalog.architecture(named: "alexnet-caffe").make(ModelOptions(classifierActivation: .softmax))
+        XCTAssertEqual(caffe.headOutput, .probabilities)
+        XCTAssertEqual(caffe.network.layers.last?.name, "prob")
     }
 
     func shape(_ model: Model, after layer: String) throws -> [Int] {

@@ -59,14 +59,16 @@ final class ModelFileTests: XCTestCase {
         let url = directory.appendingPathComponent("tv.h5")
         try torchvision.saveWeights(to: url)
         XCTAssertThrowsError(try twin("resnet50-keras", seed: 2).loadWeights(from: url)) { e in
-            XCTAssertTrue("\(e)".contains("resnet50") && "\(e)".contains("--model resnet50"), "\(e)")
+            XCTAssertEqual((e as? ModelError)?.remedy, .useArchitecture("resnet50"), "\(e)")
+            XCTAssertTrue("\(e)".contains("holds weights for 'resnet50'") && !"\(e)".contains("--"), "\(e)")
         }
         // Without ConvZoo's metadata (a plain Keras file), the shapes tell the flavours apart.
         let keras = try twin("resnet50-keras", seed: 3)
         let plain = directory.appendingPathComponent("plain.h5")
         try keras.network.saveWeights(to: plain)
         XCTAssertThrowsError(try twin("resnet50", seed: 4).loadWeights(from: plain)) { e in
-            XCTAssertTrue("\(e)".contains("use --model resnet50-keras"), "\(e)")
+            XCTAssertEqual((e as? ModelError)?.remedy, .useArchitecture("resnet50-keras"), "\(e)")
+            XCTAssertTrue("\(e)".contains("fits 'resnet50-keras'") && !"\(e)".contains("--"), "\(e)")
         }
     }
 

@@ -11,12 +11,16 @@ import Darwin
 /// probability per class, (batch, classes), as mixup and cutmix produce. Label smoothing ε mixes
 /// every target with the uniform distribution, q = (1 - ε) target + ε / classes, as PyTorch's
 /// `label_smoothing`. Each row is computed through log-sum-exp, so logits in the thousands are fine.
+/// With `ofPenalties` the input is penalties (lower is better) and the logits are their negation.
 public struct SoftmaxCrossEntropy: Loss {
     public var labelSmoothing: Float
-    public var name: String { "SoftmaxCrossEntropy" }
+    /// True when the input is penalties (LeNet-5's RBF distances): the loss is taken over -input.
+    public var ofPenalties: Bool
+    public var name: String { ofPenalties ? "SoftmaxCrossEntropy(-penalties)" : "SoftmaxCrossEntropy" }
 
-    public init(labelSmoothing: Float = 0) {
+    public init(labelSmoothing: Float = 0, ofPenalties: Bool = false) {
         self.labelSmoothing = labelSmoothing
+        self.ofPenalties = ofPenalties
     }
 
     /// Loss against class indices (stored as whole floats, (batch,)) or class probabilities (batch, classes).
@@ -78,23 +82,24 @@ public struct SoftmaxCrossEntropy: Loss {
         defer { q.deallocate() }
         let eps = Double(labelSmoothing), uniform = Double(labelSmoothing) / Double(classes)
         let invBatch = 1 / Double(batch)
+        let sign: Double = ofPenalties ? -1 : 1   // logits = sign * input; the gradient flows back through it
         var total = 0.0
         for row in 0..<batch {
             let xr = x + row * classes, gr = g + row * classes
             fillTarget(row, q)
             var m = -Double.infinity
-            for c in 0..<classes { m = max(m, Double(xr[c])) }
+            for c in 0..<classes { m = max(m, sign * Double(xr[c])) }
             var sumExp = 0.0, qSum = 0.0
             for c in 0..<classes {
-                sumExp += exp(Double(xr[c]) - m)
+                sumExp += exp(sign * Double(xr[c]) - m)
                 q[c] = (1 - eps) * q[c] + uniform
                 qSum += q[c]
             }
             let lse = m + log(sumExp)
             for c in 0..<classes {
-                total += q[c] * (lse - Double(xr[c]))
-                let p = exp(Double(xr[c]) - lse)
-                gr[c] = Float((p * qSum - q[c]) * invBatch)
+                total += q[c] * (lse - sign * Double(xr[c]))
+                let p = exp(sign * Double(xr[c]) - lse)
+                gr[c] = Float(sign * (p * qSum - q[c]) * invBatch)
             }
         }
         return LossResult(value: Float(total * invBatch), gradient: gradient)

@@ -50,6 +50,8 @@ public final class Trainer {
     /// Applied in order to every training batch, never to validation.
     public var augmentations: [BatchAugmentation]
     public var callbacks: [TrainingCallback]
+    /// What the model outputs, so that top-1/top-5 rank its scores the right way round (penalties: lowest first).
+    public var headOutput: HeadOutput = .logits
     /// Draws each epoch's sample order.
     public let shuffleGenerator: RandomGenerator
     /// Draws every augmentation's random choices.
@@ -119,7 +121,7 @@ public final class Trainer {
         try data.forEachBatch(batches) { batch in
             let output = try model.forward(batch.inputs, mode: .inference)
             let result = try loss(output, batch.lossTarget)
-            try metrics.add(logits: output, labels: batch.labels, meanLoss: result.value)
+            try metrics.add(logits: headOutput.scores(output), labels: batch.labels, meanLoss: result.value)
         }
         return metrics.report
     }
@@ -144,7 +146,7 @@ public final class Trainer {
             for augmentation in augmentations { try augmentation.apply(to: &batch, generator: augmentationGenerator) }
             let position = NonFiniteError.Position(epoch: number, batch: b)
             let stepLoss = try step(batch, at: position)
-            try metrics.add(logits: stepLoss.output, labels: batch.labels, meanLoss: stepLoss.value)
+            try metrics.add(logits: headOutput.scores(stepLoss.output), labels: batch.labels, meanLoss: stepLoss.value)
             if case .perBatch(let scheduler) = schedule {
                 scheduler.step()
                 scheduleSteps += 1

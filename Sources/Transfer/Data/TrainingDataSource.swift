@@ -27,9 +27,7 @@ public enum TrainingDataSource {
     /// The dataset at `path`, producing `model`'s inputs; images turned upright by their EXIF
     /// orientation when `applyEXIF`.
     public static func open(_ path: String, for model: Model, applyEXIF: Bool = false) throws -> LabeledDataset {
-        guard let preprocessing = Preprocessing(rawValue: model.preprocessing) else {
-            throw TransferError("\(model.architecture): unknown preprocessing '\(model.preprocessing)'")
-        }
+        let preprocessing = model.preprocessing
         let dataset: TensorDataset
         switch try kind(of: path) {
         case .folder(let url):

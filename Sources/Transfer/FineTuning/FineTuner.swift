@@ -138,10 +138,14 @@ public final class FineTuner {
             all.append(EarlyStopping(monitor: .validationLoss, patience: patience, restoreBest: true))
         }
         all.append(Checkpointer(directory: checkpoints, keep: 1))
-        let trainer = Trainer(model: network, loss: SoftmaxCrossEntropy(), optimizer: optimizer,
+        // The head's kind picks the loss and how scores rank: LeNet-5's RBF penalties train as a
+        // softmax over the negated penalties, lowest penalty first.
+        let head = model.headOutput ?? .logits
+        let trainer = Trainer(model: network, loss: head.crossEntropy(), optimizer: optimizer,
                               configuration: TrainingConfiguration(batchSize: settings.batchSize, seed: settings.seed,
                                                                    evaluationBatchSize: settings.batchSize),
                               augmentations: augmentations, callbacks: all)
+        trainer.headOutput = head
         if resume {
             guard let latest = Checkpointer.latest(in: checkpoints) else {
                 throw TransferError("--resume: no checkpoint in \(checkpoints.path)")

@@ -14,29 +14,26 @@ public enum NewHeadModel {
     /// classifier activation are set here. Without `weights` the model is returned as built.
     public static func build(architecture: String?, weights: URL?, classes: Int,
                              options: ModelOptions = ModelOptions()) throws -> (Model, LoadReport?) {
-        let file = try weights.map { try WeightFile.openMapped($0, architecture: architecture) }
-        guard let name = architecture ?? file?.metadata.architecture else {
-            throw TransferError("\(weights?.path ?? "the weight file") does not record its architecture; give it (see `zoo list`)")
-        }
         var o = options
         o.includeTop = true
         o.classes = classes
         o.classifierActivation = .linear
-        if o.inputSize == nil, let recorded = file?.metadata.inputSize, recorded.count == 3 {
-            o.inputSize = (recorded[0], recorded[1])
+        guard let weights else {
+            guard let architecture else {
+                throw ModelError("no weight file and no architecture; name one (see `zoo list`)", remedy: .nameArchitecture)
+            }
+            return (try Catalog.architecture(named: architecture).make(o), nil)
         }
-        if let weights { o = try o.adjusted(toWeights: weights, model: name) }
-        let model = try Catalog.architecture(named: name).make(o)
-        guard let weights, let file else { return (model, nil) }
-        guard let head = model.classifierLayer else {
-            throw TransferError("\(name) has no dense classifier to replace; fine-tuning needs one")
+        let (model, report) = try Model.load(from: weights, architecture: architecture, options: o) { model, file in
+            guard let head = model.classifierLayer else {
+                throw TransferError("\(model.architecture) has no dense classifier to replace; fine-tuning needs one")
+            }
+            // A file whose layers are a named subset of the model's (a top left off) loads by name.
+            let fileLayers = Set(file.layers.filter { !$0.weights.isEmpty }.map(\.name))
+            let modelLayers = model.weightedLayers.map(\.name)
+            let subset = fileLayers.isSubset(of: modelLayers) && modelLayers.contains { $0 != head && !fileLayers.contains($0) }
+            return LoadOptions(mode: subset ? .byName : .strict, freshLayers: [head])
         }
-        // A file whose layers are a named subset of the model's (a top left off) loads by name.
-        let fileLayers = Set(file.layers.filter { !$0.weights.isEmpty }.map(\.name))
-        let modelLayers = model.weightedLayers.map(\.name)
-        let subset = fileLayers.isSubset(of: modelLayers) && modelLayers.contains { $0 != head && !fileLayers.contains($0) }
-        let report = try model.loadWeights(from: weights, options: LoadOptions(mode: subset ? .byName : .strict,
-                                                                              freshLayers: [head]))
         return (model, report)
     }
 

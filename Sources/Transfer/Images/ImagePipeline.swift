@@ -32,16 +32,8 @@ public struct ImagePipeline: Sendable {
     /// replaceable.
     public init(model: Model, resize: ResizeTransform? = nil, preprocessing: Preprocessing? = nil,
                 applyEXIF: Bool = false) throws {
-        guard let recordedResize = resize ?? ResizeTransform(model.resizeTransform) else {
-            throw TransferError("\(model.architecture): unknown resize transform '\(model.resizeTransform)'; "
-                + "expected keras-direct, keras-direct-bilinear or resize<R>-crop<C>")
-        }
-        guard let recordedPreprocessing = preprocessing ?? Preprocessing(rawValue: model.preprocessing) else {
-            throw TransferError("\(model.architecture): unknown preprocessing '\(model.preprocessing)'; "
-                + "expected " + Preprocessing.allCases.map(\.rawValue).joined(separator: ", "))
-        }
         try self.init(height: model.inputShape[0], width: model.inputShape[1], channels: model.inputShape[2],
-                      resize: recordedResize, preprocessing: recordedPreprocessing, applyEXIF: applyEXIF)
+                      resize: resize ?? model.resizeTransform, preprocessing: preprocessing ?? model.preprocessing, applyEXIF: applyEXIF)
     }
 
     /// (height, width, channels) of one input.

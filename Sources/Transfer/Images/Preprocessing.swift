@@ -1,22 +1,14 @@
 import Engine
+import Zoo
 
-/// Input preprocessing exactly as Keras's `imagenet_utils.preprocess_input(mode=...)` and
+/// Zoo's `Preprocessing` modes computed exactly as Keras's `imagenet_utils.preprocess_input` and
 /// torchvision's `ToTensor` + `Normalize` compute it, in float32, on pixel values 0...255.
 ///
 /// For 1-channel (grayscale) models, which Keras's modes do not cover, each per-channel constant
 /// becomes its ITU-R 601-2 luma combination (0.299 R + 0.587 G + 0.114 B), the constant that
 /// matches a gray image made from RGB by the same weights: caffe subtracts 117.378 (the luma of
 /// the mean pixel); torch uses mean 0.45853 and std 0.22568. `tf` and `none` need no change.
-public enum Preprocessing: String, Sendable, CaseIterable {
-    /// RGB -> BGR, then subtract the ImageNet mean pixel [103.939, 116.779, 123.68] (BGR order); no scaling.
-    case caffe
-    /// x / 255, then (x - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225] per RGB channel.
-    case torch
-    /// x / 127.5 - 1, to [-1, 1].
-    case tf
-    /// The pixel values as they are.
-    case none
-
+extension Preprocessing {
     static let caffeMeanBGR: [Float] = [103.939, 116.779, 123.68]
     static let torchMean: [Float] = [0.485, 0.456, 0.406]
     static let torchStd: [Float] = [0.229, 0.224, 0.225]

@@ -1,14 +1,5 @@
 import Foundation
-
-/// Resampling filters, computed exactly as Pillow's `Image.resize` computes them.
-public enum Interpolation: String, Sendable {
-    /// Pillow's NEAREST: source pixel floor((x + 0.5) * in / out), positions accumulated in doubles.
-    case nearest
-    /// Pillow's BILINEAR: a triangle filter whose support grows with the downscale factor (so
-    /// downscaling averages, i.e. is antialiased), separable with an 8-bit intermediate (pass order
-    /// as Pillow 13 picks it), 22-bit fixed-point coefficients.
-    case bilinear
-}
+import Zoo
 
 extension PixelImage {
     /// This image resized to `height` x `width` as Pillow's `Image.resize((width, height), filter)`.
@@ -179,48 +170,7 @@ struct ResampleCoefficients {
     }
 }
 
-/// How an image becomes a model input of a given size, named as ConvZoo weight files record it
-/// (`convzoo_resize_transform`).
-public enum ResizeTransform: Equatable, Sendable, LosslessStringConvertible {
-    /// Keras `load_img(path, target_size=(h, w))`: straight to the input size, aspect ratio ignored.
-    /// `keras-direct` (nearest, Keras's default) or `keras-direct-bilinear`.
-    case direct(Interpolation)
-    /// torchvision's evaluation transform: `Resize(resize)` (shorter side to `resize`, the longer
-    /// side scaled and truncated, Pillow bilinear) then `CenterCrop(crop)`. `resize<R>-crop<C>`.
-    case resizeThenCenterCrop(resize: Int, crop: Int)
-
-    /// torchvision's classic ImageNet evaluation transform.
-    public static let resize256Crop224 = ResizeTransform.resizeThenCenterCrop(resize: 256, crop: 224)
-    /// The evaluation transform of torchvision's newer (IMAGENET1K_V2) ResNet weights.
-    public static let resize232Crop224 = ResizeTransform.resizeThenCenterCrop(resize: 232, crop: 224)
-
-    public init?(_ description: String) {
-        switch description {
-        case "keras-direct", "keras-direct-nearest": self = .direct(.nearest)
-        case "keras-direct-bilinear": self = .direct(.bilinear)
-        default:
-            let parts = description.split(separator: "-")
-            guard parts.count == 2, parts[0].hasPrefix("resize"), parts[1].hasPrefix("crop"),
-                  let r = Int(parts[0].dropFirst(6)), let c = Int(parts[1].dropFirst(4)), r > 0, c > 0
-            else { return nil }
-            self = .resizeThenCenterCrop(resize: r, crop: c)
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .direct(.nearest): return "keras-direct"
-        case .direct(.bilinear): return "keras-direct-bilinear"
-        case .resizeThenCenterCrop(let r, let c): return "resize\(r)-crop\(c)"
-        }
-    }
-
-    /// Why this transform cannot feed a model input of `height` x `width`, or nil when it can.
-    public func incompatibility(height: Int, width: Int) -> String? {
-        guard case .resizeThenCenterCrop(_, let c) = self, height != c || width != c else { return nil }
-        return "\(self) gives \(c)x\(c) images but the model takes \(height)x\(width)"
-    }
-
+extension ResizeTransform {
     /// `image` transformed for a model input of `height` x `width` (the crop transforms give
     /// crop x crop; check `incompatibility` first).
     public func apply(_ image: PixelImage, height: Int, width: Int) -> PixelImage {
