@@ -1,12 +1,12 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `zoo run` and `zoo inspect` on PyTorch and safetensors files of the torchvision twins
 /// (tools/make_foreign_fixtures.py), against PyTorch's outputs: no --model, the keys say it.
 final class ForeignWeightCommandTests: XCTestCase {
     var directory: URL!
-    let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures")
+    let fixtures = fixtureURL("")
 
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-foreign-\(UUID().uuidString)")
@@ -40,7 +40,7 @@ extension RunCommandTests {
             let dir = self.twin(twin)
             let out = directory.appendingPathComponent("\(twin).npy")
             let r = try ZooBinary.run(["run", "--channel-divisor", divisor] + (hidden.map { ["--hidden-units", $0] } ?? [])
-                + ["--weights", dir.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("foreign/\(file)").path,
+                + ["--weights", fixtureURL("foreign/\(file)").path,
                    "--input", dir.appendingPathComponent("input.npy").path, "--out", out.path])
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertTrue(r.stderr.contains("Loaded") && r.stderr.contains("layers loaded"), r.stderr)

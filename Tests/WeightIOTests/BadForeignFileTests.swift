@@ -1,12 +1,12 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import WeightIO
 
 /// PyTorch and safetensors files that are truncated or lie: each fails with one WeightFileError
 /// naming the file and what was expected, without trapping.
 final class BadForeignFileTests: XCTestCase {
-    static let foreign = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/foreign")
+    static let foreign = fixtureURL("foreign")
 
     func write(_ bytes: [UInt8], _ name: String) throws -> URL {
         let url = try temporaryDirectory(self).appendingPathComponent(name)

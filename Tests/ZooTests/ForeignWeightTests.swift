@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Engine
 @testable import WeightIO
@@ -9,9 +10,8 @@ import XCTest
 /// table: the architecture is detected, the tensors equal tools/convert_torchvision.py's, and the
 /// outputs are PyTorch's.
 final class ForeignWeightTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures")
-    static let foreign = fixtures.appendingPathComponent("foreign")
+    static let fixtures = fixtureURL("")
+    static let foreign = fixtureURL("foreign")
 
     /// file -> (twin directory, architecture the keys say, format)
     static let files: [(String, String, WeightFormat)] = [
@@ -67,11 +67,7 @@ final class ForeignWeightTests: XCTestCase {
             let report = try model.loadWeights(from: Self.foreign.appendingPathComponent(file))
             XCTAssertTrue(report.isComplete && report.inFileNotInModel.isEmpty, "\(file): \(report)")
             let y = try model.predict(try NPY.read(dir.appendingPathComponent("input.npy")))
-            let expected = try NPY.read(dir.appendingPathComponent("output.npy"))
-            XCTAssertEqual(y.shape, expected.shape, file)
-            let scale = max(1, expected.scalars.map(abs).max() ?? 0)
-            let diff = zip(y.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
-            XCTAssertLessThanOrEqual(diff, 1e-4 * scale, "\(file): max |diff| \(diff), scale \(scale)")
+            assertClose(y, try NPY.read(dir.appendingPathComponent("output.npy")), file)
         }
     }
 

@@ -103,8 +103,8 @@ public final class WeightFile {
         let name = url.path
         switch try FileSignature.sniff(url, name: name) {
         case .empty:
-            throw WeightFileError(file: name, path: "/", "the file is empty (0 bytes); expected a weight file "
-                                  + "(\(knownFormats))")
+            throw WeightFileError(file: name, path: "/", "the file is empty (0 bytes); expected an HDF5 weight "
+                                  + "file (.h5, .weights.h5), a Keras .keras archive, a PyTorch file or a .safetensors file")
         case .unknown:
             let file = try ReadOnlyFile(url)
             if try PyTorchReader.isLegacy(file) { return try PyTorchReader.openLegacy(file, limits: limits) }
@@ -113,8 +113,9 @@ public final class WeightFile {
                 throw file.error("/", "is PyTorch's oldest (tar) format, which ConvZoo does not read; load it in "
                                  + "PyTorch and save it again with torch.save(model.state_dict(), path)")
             }
-            throw WeightFileError(file: name, path: "/", "not a weight file ConvZoo knows (no HDF5, zip, PyTorch or "
-                                  + "safetensors signature); expected \(knownFormats)")
+            throw WeightFileError(file: name, path: "/", "not an HDF5 file, zip archive, PyTorch pickle nor safetensors "
+                                  + "file (no signature found); expected a Keras weight file (.h5, .weights.h5, .keras), "
+                                  + "a PyTorch file (.pth, .pt, .bin) or a .safetensors file")
         case .zip:
             let file = try ReadOnlyFile(url)
             let zip: ZipDirectory
@@ -129,8 +130,6 @@ public final class WeightFile {
             return try open(hdf5: HDF5File.open(url, name: name), limits: limits, container: nil)
         }
     }
-
-    static let knownFormats = "Keras .h5, .weights.h5 or .keras; PyTorch .pth/.pt/.bin; .safetensors"
 
     /// Reads a file's structure; `container` is set when the HDF5 file came out of a .keras archive.
     static func open(hdf5: HDF5File, limits: ReadLimits, container: WeightFormat?) throws -> WeightFile {
