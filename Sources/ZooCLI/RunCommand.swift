@@ -9,7 +9,7 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Run a model on a preprocessed float32 NHWC .npy batch and write the output as .npy.")
 
-    @Option(help: "Architecture (see `zoo list`); optional when the weight file records or implies it.")
+    @Option(help: "Architecture (see `zoo list`); a weight file's recorded (or, for PyTorch files, detected) one when omitted.")
     var model: String?
 
     @Option(help: "Weight file (.h5, .weights.h5, .keras, .pth, .safetensors); without it the seeded initial weights are used.")
@@ -33,10 +33,12 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let x = try NPY.read(URL(fileURLWithPath: input))
         guard x.rank == 4 else {
-            throw ValidationError("\(input): expected a (batch, height, width, channels) array, got shape \(x.shape)")
+            throw CommandFailure("\(input): expected a (batch, height, width, channels) array, got shape \(x.shape)")
         }
+        StandardError.warnNonFinite(x, source: input)
         let m = try LoadedModel.build(weights: weights, modelName: model, shape: shape.modelOptions(),
                                       inputSize: (x.shape[1], x.shape[2]))
+        try m.checkMemory(batch: x.shape[0], training: false, option: "batch in --input")
         let y = try layer.map { try m.output(at: $0, for: x) } ?? m.predict(x)
         try AtomicFile.write(NPY.encode(y), to: URL(fileURLWithPath: out))
         print("wrote \(out): shape \(y.shape)")

@@ -56,10 +56,14 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Architecture, when the file does not record it (needed to name Keras 3 keys).")
     var model: String?
 
-    func run() throws {
-        guard let target = SaveFormat(rawValue: format) else {
+    func validate() throws {
+        guard SaveFormat(rawValue: format) != nil else {
             throw ValidationError("--format must be one of " + SaveFormat.allCases.map(\.rawValue).joined(separator: ", "))
         }
+    }
+
+    func run() throws {
+        let target = SaveFormat(rawValue: format)!
         let inURL = URL(fileURLWithPath: input), outURL = URL(fileURLWithPath: output)
         let file = try WeightFile.openMapped(inURL, architecture: model)
         if model != nil || file.metadata.architecture != nil {
@@ -68,7 +72,11 @@ struct ConvertCommand: ParsableCommand {
             try m.saveWeights(to: outURL, format: target)
             print(report)
         } else {
-            try WeightWriter.write(file.read(), to: outURL, format: target)
+            do { try WeightWriter.write(file.read(), to: outURL, format: target) } catch {
+                // Without the architecture, layer order and Keras 3 keys come from the file alone.
+                throw CommandFailure("\(error)\n\(input) does not record its architecture; give it with --model "
+                    + "(see `zoo list`) so the layers are named and ordered by the architecture")
+            }
         }
         print("wrote \(output) (\(target.rawValue))")
     }
