@@ -39,6 +39,8 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
+        try OptionCheck.outputFile(out, option: "--out")
+        try OptionCheck.outputFile(pngPath, option: "--png")
         let loaded = try LoadedModel.load(weights: weights, modelName: model)
         try loaded.model.checkMemory(batch: batch, training: false)
         let dataset = try TrainingDataSource.open(data, for: loaded.model, applyEXIF: exif)

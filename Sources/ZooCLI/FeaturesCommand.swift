@@ -48,6 +48,7 @@ struct FeaturesCommand: ParsableCommand {
     }
 
     func run() throws {
+        try OptionCheck.outputFile(out, option: "--out")
         let line = ProgressLine()
         defer { line.end() }
         let progress = { (p: ExtractionProgress) in

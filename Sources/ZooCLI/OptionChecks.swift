@@ -25,6 +25,16 @@ enum OptionCheck {
         }
     }
 
+    /// Throws unless `path` can become a file: not a folder, in a folder that can be written.
+    static func outputFile(_ path: String, option: String) throws {
+        let url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw CommandFailure("\(option) \(path) is a folder; give a file name")
+        }
+        try writableFolder(url.deletingLastPathComponent(), option: option)
+    }
+
     /// Throws unless `directory` (or, when it does not exist yet, its nearest existing parent) is a
     /// writable folder: checked before work whose result could not be saved.
     static func writableFolder(_ directory: URL, option: String) throws {

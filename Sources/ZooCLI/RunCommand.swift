@@ -31,9 +31,11 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        try OptionCheck.outputFile(out, option: "--out")
         let x = try NPY.read(URL(fileURLWithPath: input))
-        guard x.rank == 4 else {
-            throw CommandFailure("\(input): expected a (batch, height, width, channels) array, got shape \(x.shape)")
+        guard x.rank == 4, x.shape[0] > 0 else {
+            throw CommandFailure("\(input): expected a (batch, height, width, channels) array of at least one sample, "
+                + "got shape \(x.shape)")
         }
         StandardError.warnNonFinite(x, source: input)
         let m = try LoadedModel.build(weights: weights, modelName: model, shape: shape.modelOptions(),

@@ -146,8 +146,25 @@ final class HostileInputTests: XCTestCase {
                            "--out", notAFolder.appendingPathComponent("m.h5").path], "--out: \(notAFolder.path) is not a folder")
         try assertRefused(["finetune", "--model", "lenet5", "--data", "x", "--out", "m.h5", "--lr", "nan"],
                           "--lr must be a finite number above 0, got nan")
+        try assertRefused(["finetune", "--model", "lenet5", "--data", "x", "--out", "m.h5", "--early-stop", "2", "--val-split", "0"],
+                          "--early-stop watches the validation loss; give a --val-split above 0")
         try assertRefused(["convert", weights, directory.appendingPathComponent("o.h5").path, "--format", "onnx"],
                           "--format must be one of", "Usage: zoo convert")
+        try assertRefused(["convert", weights, directory.appendingPathComponent("o.h5").path, "--format", "keras3"],
+                          "o.h5: a Keras 3 weight file's name must end in .weights.h5")
+        try assertRefused(["convert", weights, weights], "the output is the input")
+        let keras3 = directory.appendingPathComponent("named.weights.h5").path
+        let converted = try run(["convert", weights, keras3])
+        XCTAssertTrue(converted.stdout.contains("(keras3)"), "the name says Keras 3: \(converted.stdout)\(converted.stderr)")
+        let x = try npy("(1, 4, 4, 1)")
+        try assertRefused(["run", "--model", "lenet5", "--input", x, "--out", folder.path], "--out \(folder.path) is a folder")
+        try assertRefused(["features", "--model", "lenet5", "--layer", "f6", "--input", x, "--out", notAFolder.path + "/f.npy"],
+                          "--out: \(notAFolder.path) is not a folder")
+        try assertRefused(["finetune", "--model", "lenet5", "--data", Self.repo.appendingPathComponent("datasets/digits").path,
+                           "--out", directory.appendingPathComponent("m.h5").path, "--checkpoints", notAFolder.path],
+                          "--checkpoints: \(notAFolder.path) is not a folder")
+        try assertRefused(["run", "--model", "lenet5", "--input", try npy("(0, 4, 4, 1)"), "--out", "y.npy"],
+                          "expected a (batch, height, width, channels) array of at least one sample, got shape [0, 4, 4, 1]")
     }
 
     func testDemoOutsideTheRepositoryAndWithTooManyShots() throws {
@@ -155,6 +172,16 @@ final class HostileInputTests: XCTestCase {
         let r = try ZooBinary.run(["demo"], directory: directory)
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains("datasets/digits/images.npy not found: run `zoo demo` from the repository root"), r.stderr)
+    }
+
+    func testProgressToAPipeIsOneLinePerUpdateSoWarningsStartTheirOwnLine() throws {
+        let r = try run(["features", "--model", "lenet5", "--layer", "f6", fixtureURL("images/folder").path, "--batch", "2",
+                         "--out", directory.appendingPathComponent("f.npy").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stderr.contains("\r"), r.stderr)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("warning: ") && $0.contains("broken.jpg") }, r.stderr)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("features: batch 1/") }, r.stderr)
     }
 
     func testVersion() throws {

@@ -98,7 +98,7 @@ public final class WeightFile {
     }
 
     /// Opens `url`, detecting the format from its content, not its name: HDF5 (Keras), a zip
-    /// (Keras 3 `.keras` or PyTorch), a PyTorch legacy pickle, or safetensors.
+    /// (Keras 3 `.keras` or PyTorch), a PyTorch legacy pickle, safetensors, or a Caffe NetParameter.
     public static func open(_ url: URL, limits: ReadLimits = ReadLimits()) throws -> WeightFile {
         let name = url.path
         switch try FileSignature.sniff(url, name: name) {
@@ -113,9 +113,11 @@ public final class WeightFile {
                 throw file.error("/", "is PyTorch's oldest (tar) format, which ConvZoo does not read; load it in "
                                  + "PyTorch and save it again with torch.save(model.state_dict(), path)")
             }
-            throw WeightFileError(file: name, path: "/", "not an HDF5 file, zip archive, PyTorch pickle nor safetensors "
-                                  + "file (no signature found); expected a Keras weight file (.h5, .weights.h5, .keras), "
-                                  + "a PyTorch file (.pth, .pt, .bin) or a .safetensors file")
+            // A protocol buffer has no signature: a caffemodel is known by its first field.
+            if CaffeModel.looksLikeCaffeModel(url) { return try CaffeReader.open(url, limits: limits) }
+            throw WeightFileError(file: name, path: "/", "not an HDF5 file, zip archive, PyTorch pickle, safetensors file "
+                                  + "nor Caffe .caffemodel (no signature or NetParameter found); expected a weight file: "
+                                  + "Keras (.h5, .weights.h5, .keras), PyTorch (.pth, .pt, .bin), .safetensors or .caffemodel")
         case .zip:
             let file = try ReadOnlyFile(url)
             let zip: ZipDirectory
