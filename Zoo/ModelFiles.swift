@@ -17,7 +17,7 @@ extension ModelOptions {
     }
 
     /// `adjusted(to:)` for the file at `url`.
-    public func adjusted(toWeights url: URL) throws -> ModelOptions { adjusted(to: try WeightFile.open(url)) }
+    public func adjusted(toWeights url: URL) throws -> ModelOptions { adjusted(to: try WeightFile.openMapped(url)) }
 
     /// Units of the file's last dense layer (a rank-2 kernel): the classes its top was trained for.
     static func classesOfTop(_ file: WeightFile) -> Int? {
@@ -53,6 +53,7 @@ extension Model {
     public static func load(from file: WeightFile, architecture: String? = nil, options: ModelOptions = ModelOptions(),
                             loading: (Model, WeightFile) throws -> LoadOptions = { _, _ in LoadOptions() })
         throws -> (model: Model, report: LoadReport) {
+        let file = try TorchvisionKeys.mapped(file, architecture: architecture)
         try file.metadata.validate(file: file.name)
         guard let name = architecture ?? file.metadata.architecture else {
             throw ModelError("\(file.name) does not record its architecture; name it (see `zoo list`)", remedy: .nameArchitecture)
@@ -63,7 +64,8 @@ extension Model {
     }
 
     /// Loads weights from `url` (Keras legacy `.h5`, Keras 3 `.weights.h5` or `.keras`, ConvZoo files,
-    /// Caffe `.caffemodel`), in Keras's layer order when matching by position, and takes the file's class names,
+    /// PyTorch and safetensors files with torchvision's or timm's keys, Caffe `.caffemodel`), in
+    /// Keras's layer order when matching by position, and takes the file's class names,
     /// preprocessing and resize transform.
     ///
     /// A file written for the other flavour of the same network (torchvision's `resnet50` into
@@ -76,6 +78,7 @@ extension Model {
     /// `loadWeights(from:options:)` for a file already open.
     @discardableResult
     public func loadWeights(from file: WeightFile, options: LoadOptions = LoadOptions()) throws -> LoadReport {
+        let file = try TorchvisionKeys.mapped(file, architecture: TorchvisionKeys.table(architecture) != nil ? architecture : nil)
         let recorded = file.metadata
         if let other = recorded.architecture, other != architecture, Catalog.all.contains(where: { $0.name == other }) {
             throw ModelError("\(file.name) holds weights for '\(other)', not '\(architecture)'", remedy: .useArchitecture(other))

@@ -66,7 +66,7 @@ public struct ConvZooMetadata: Equatable {
     }
 
     /// The attributes that store this metadata.
-    var attributes: [String: AttributeValue] {
+    public var attributes: [String: AttributeValue] {
         var a: [String: AttributeValue] = [:]
         let p = ConvZooMetadata.prefix
         if let architecture { a[p + "architecture"] = .string(architecture) }

@@ -9,10 +9,10 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Run a model on a preprocessed float32 NHWC .npy batch and write the output as .npy.")
 
-    @Option(help: "Architecture (see `zoo list`); a weight file's recorded one when omitted.")
+    @Option(help: "Architecture (see `zoo list`); a weight file's recorded (or, for PyTorch files, detected) one when omitted.")
     var model: String?
 
-    @Option(help: "Weight file (.h5, .weights.h5, .keras); without it the seeded initial weights are used.")
+    @Option(help: "Weight file (.h5, .weights.h5, .keras, .pth, .safetensors); without it the seeded initial weights are used.")
     var weights: String?
 
     @Option(help: "Write this layer's output instead of the model's (e.g. fc2, avg_pool).")

@@ -97,20 +97,36 @@ public final class WeightFile {
         self.owner = owner
     }
 
-    /// Opens `url`, detecting the format from its content (HDF5 or zip signature, a Caffe NetParameter),
-    /// not its name.
+    /// Opens `url`, detecting the format from its content, not its name: HDF5 (Keras), a zip
+    /// (Keras 3 `.keras` or PyTorch), a PyTorch legacy pickle, safetensors, or a Caffe NetParameter.
     public static func open(_ url: URL, limits: ReadLimits = ReadLimits()) throws -> WeightFile {
         let name = url.path
         switch try FileSignature.sniff(url, name: name) {
         case .empty:
             throw WeightFileError(file: name, path: "/", "the file is empty (0 bytes); expected an HDF5 weight "
-                                  + "file (.h5, .weights.h5) or a Keras .keras archive")
+                                  + "file (.h5, .weights.h5), a Keras .keras archive, a PyTorch file or a .safetensors file")
         case .unknown:
+            let file = try ReadOnlyFile(url)
+            if try PyTorchReader.isLegacy(file) { return try PyTorchReader.openLegacy(file, limits: limits) }
+            if SafetensorsReader.sniff(file) { return try SafetensorsReader.open(file, limits: limits) }
+            if try PyTorchReader.isTar(file) {
+                throw file.error("/", "is PyTorch's oldest (tar) format, which ConvZoo does not read; load it in "
+                                 + "PyTorch and save it again with torch.save(model.state_dict(), path)")
+            }
             // A protocol buffer has no signature: a caffemodel is known by its first field.
             if CaffeModel.looksLikeCaffeModel(url) { return try CaffeReader.open(url, limits: limits) }
-            throw WeightFileError(file: name, path: "/", "not an HDF5 file, a Keras .keras archive nor a Caffe "
-                                  + ".caffemodel (no signature or NetParameter found); expected a weight file")
+            throw WeightFileError(file: name, path: "/", "not an HDF5 file, zip archive, PyTorch pickle, safetensors file "
+                                  + "nor Caffe .caffemodel (no signature or NetParameter found); expected a weight file: "
+                                  + "Keras (.h5, .weights.h5, .keras), PyTorch (.pth, .pt, .bin), .safetensors or .caffemodel")
         case .zip:
+            let file = try ReadOnlyFile(url)
+            let zip: ZipDirectory
+            do { zip = try ZipDirectory(file) } catch let e as WeightFileError {
+                throw WeightFileError(file: e.file, path: e.path, e.message + "; expected a Keras .keras or PyTorch (torch.save) zip archive")
+            }
+            if zip.entries.contains(where: { $0.name.hasSuffix("/data.pkl") }) {
+                return try PyTorchReader.openZip(file, zip, limits: limits)
+            }
             return try KerasArchiveReader.open(url, limits: limits)
         case .hdf5:
             return try open(hdf5: HDF5File.open(url, name: name), limits: limits, container: nil)
