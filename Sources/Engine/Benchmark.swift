@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Wall-clock measurement for benchmarks (never used in tests).
@@ -23,5 +24,29 @@ public enum Stopwatch {
         }
         times.sort()
         return times[times.count / 2]
+    }
+}
+
+extension Stopwatch {
+    /// The machine's FMA peak in GFLOP/s: a register-only FMA loop (the active GEMM path's vector width)
+    /// on `threads` pool threads at once, best of five rounds.
+    public static func fmaPeak(threads: Int = Parallel.threadCount) -> Double {
+        let iterations = 1 << 23
+        var best = 0.0
+        for _ in 0..<5 {
+            var sinks = [Float](repeating: 0, count: threads)
+            let t0 = now()
+            let flops = sinks.withUnsafeMutableBufferPointer { s in
+                let base = s.baseAddress!
+                var done = [Double](repeating: 0, count: threads)
+                done.withUnsafeMutableBufferPointer { d in
+                    let out = d.baseAddress!
+                    Parallel.run(parts: threads) { out[$0] = zoo_fma_loop(iterations, base + $0) }
+                }
+                return done.reduce(0, +)
+            }
+            best = max(best, flops / (now() - t0) / 1e9)
+        }
+        return best
     }
 }
