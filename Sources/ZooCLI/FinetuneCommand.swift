@@ -85,11 +85,20 @@ struct FinetuneCommand: ParsableCommand {
     var hiddenUnits: Int?
 
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
-        guard lr > 0, (trunkLr ?? 1) > 0 else { throw ValidationError("learning rates must be positive") }
+        try OptionCheck.inRange(epochs, 1...100_000, "--epochs")
+        try OptionCheck.inRange(batch, OptionCheck.batchRange, "--batch")
+        try OptionCheck.positive(lr, "--lr")
+        try OptionCheck.positive(trunkLr, "--trunk-lr")
         guard valSplit >= 0, valSplit < 1 else { throw ValidationError("--val-split must be in [0, 1), got \(valSplit)") }
-        if let earlyStop, earlyStop < 1 { throw ValidationError("--early-stop must be at least 1, got \(earlyStop)") }
+        try OptionCheck.inRange(earlyStop, 1...100_000, "--early-stop")
+        if earlyStop != nil && valSplit == 0 {
+            throw ValidationError("--early-stop watches the validation loss; give a --val-split above 0")
+        }
+        try OptionCheck.inRange(channelDivisor, ModelOptions.channelDivisorRange, "--channel-divisor")
+        try OptionCheck.inRange(hiddenUnits, ModelOptions.hiddenUnitsRange, "--hidden-units")
+        guard out.hasSuffix(".h5") else {
+            throw ValidationError("--out \(out): expected a weight file name ending in .h5 (Keras legacy) or .weights.h5 (Keras 3)")
+        }
         guard OptimizerChoice(rawValue: optimizer) != nil else {
             throw ValidationError("--optimizer \(optimizer): choose from "
                 + OptimizerChoice.allCases.map(\.rawValue).joined(separator: ", "))
@@ -107,6 +116,12 @@ struct FinetuneCommand: ParsableCommand {
 
     func run() throws {
         let outURL = URL(fileURLWithPath: out)
+        let base = outURL.deletingPathExtension().pathExtension == "weights"
+            ? outURL.deletingPathExtension().deletingPathExtension().path : outURL.deletingPathExtension().path
+        let checkpointDirectory = URL(fileURLWithPath: checkpoints ?? base + ".checkpoints")
+        // Before any training: a folder that cannot be written would fail only after the first epoch.
+        try OptionCheck.outputFile(out, option: "--out")
+        try OptionCheck.writableFolder(checkpointDirectory, option: "--checkpoints")
         let classNames = try TrainingDataSource.classNames(of: data)
         let (model, report) = try buildModel(classes: classNames.count)
         if let report { print(report.description) }
@@ -129,20 +144,18 @@ struct FinetuneCommand: ParsableCommand {
         settings.seed = seed
         settings.cacheFeatures = !noFeatureCache
         let tuner = FineTuner(model: model, plan: plan, settings: settings)
-        let base = outURL.deletingPathExtension().pathExtension == "weights"
-            ? outURL.deletingPathExtension().deletingPathExtension().path : outURL.deletingPathExtension().path
         let curves = base + "-curves.svg"
         tuner.callbacks = [ProgressLogger(), CurvesWriter(url: URL(fileURLWithPath: curves),
                                                           title: "\(model.architecture) on \(data), "
                                                               + (weights.map { "from \($0)" } ?? "from scratch"))]
         if let interruption = TestInterruption.fromEnvironment() { tuner.callbacks.append(interruption) }
-        let checkpointDirectory = URL(fileURLWithPath: checkpoints
-            ?? base + ".checkpoints")
         let started = Stopwatch.now()
         let result = try tuner.run(on: dataset, output: outURL, checkpoints: checkpointDirectory, resume: resume)
         let seconds = Stopwatch.now() - started
-        if let reason = result.stopReason { print("stopped: \(reason)") }
-        if !result.skipped.isEmpty { print("skipped \(result.skipped.count) unreadable sample(s) (warned above)") }
+        if !result.skipped.isEmpty {
+            print("skipped \(result.skipped.count) unreadable sample(s) (warned above): trained on \(result.trainingSamples), "
+                + "validated on \(result.validationSamples)")
+        }
         let bestRecord = result.history.first { $0.epoch == result.bestEpoch }
         var summary = "best epoch \(result.bestEpoch) of \(result.history.count): " + String(format: "%@ %.4f", monitorName(result.monitor), result.best)
         if let v = bestRecord?.validation { summary += String(format: ", validation top-1 %.2f%%", 100 * v.top1) }

@@ -32,8 +32,9 @@ struct PredictCommand: ParsableCommand {
     var hiddenUnits: Int?
 
     func validate() throws {
-        if let top, top < 1 { throw ValidationError("--top must be at least 1, got \(top)") }
-        guard channelDivisor >= 1 else { throw ValidationError("--channel-divisor must be at least 1") }
+        try OptionCheck.inRange(top, ModelOptions.classesRange, "--top")
+        try OptionCheck.inRange(channelDivisor, ModelOptions.channelDivisorRange, "--channel-divisor")
+        try OptionCheck.inRange(hiddenUnits, ModelOptions.hiddenUnitsRange, "--hidden-units")
     }
 
     func run() throws {

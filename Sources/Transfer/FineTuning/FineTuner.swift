@@ -122,6 +122,9 @@ public final class FineTuner {
         let streamedTraining = StreamedData(dataset, indices: split.train, classes: classes)
         let streamedValidation = split.validation.isEmpty ? nil : StreamedData(dataset, indices: split.validation, classes: classes)
 
+        // Before the trunk features are computed, which may take minutes.
+        let latest = Checkpointer.latest(in: checkpoints)
+        if resume && latest == nil { throw TransferError("--resume: no checkpoint in \(checkpoints.path)") }
         let setup = try trainingSetup(streamedTraining, streamedValidation)
         let (network, training, validation) = (setup.network, setup.training, setup.validation)
 
@@ -137,6 +140,7 @@ public final class FineTuner {
         if let patience = settings.earlyStopPatience {
             all.append(EarlyStopping(monitor: .validationLoss, patience: patience, restoreBest: true))
         }
+        all.append(RecordedSettings(settings))
         all.append(Checkpointer(directory: checkpoints, keep: 1))
         // The head's kind picks the loss and how scores rank: LeNet-5's RBF penalties train as a
         // softmax over the negated penalties, lowest penalty first.
@@ -146,10 +150,7 @@ public final class FineTuner {
                                                                    evaluationBatchSize: settings.batchSize),
                               augmentations: augmentations, callbacks: all)
         trainer.headOutput = head
-        if resume {
-            guard let latest = Checkpointer.latest(in: checkpoints) else {
-                throw TransferError("--resume: no checkpoint in \(checkpoints.path)")
-            }
+        if resume, let latest {
             try trainer.resume(from: latest)
             log("resumed from \(latest.path) after epoch \(trainer.epoch)")
         } else {
