@@ -109,7 +109,8 @@ struct DemoCommand: ParsableCommand {
         let model = try Catalog.architecture(named: "lenet5").make(ModelOptions(classes: 10))
         try model.loadWeights(from: url)
         let dataset = try TrainingDataSource.open(data, for: model)
-        let heldOut = try StratifiedSplit(labels: dataset.labels, validationFraction: 0.2, seed: Self.shippedSeed).validation
+        let heldOut = try Splits.stratified(labels: dataset.labels, validationFraction: 0.2,
+                                            generator: RandomGenerator(seed: Self.shippedSeed)).validation
         var correct = 0
         for batch in try BatchStream(dataset, indices: heldOut, batchSize: 256) {
             let p = try model.predict(batch.inputs)

@@ -17,20 +17,3 @@ final class CurvesWriter: TrainingCallback {
         try AtomicFile.write(Data(TrainingCurvesPlot.svg(trainer.history, title: title).utf8), to: url)
     }
 }
-
-/// Kills the process abruptly (SIGKILL, no clean-up) once epoch `epoch`'s checkpoint is written and
-/// the next epoch has begun: tests use it to interrupt a fine-tune at a known point and resume it.
-/// Set by the environment variable `ZOO_TEST_KILL_AFTER_EPOCH`.
-final class TestInterruption: TrainingCallback {
-    let epoch: Int
-
-    init(epoch: Int) { self.epoch = epoch }
-
-    static func fromEnvironment() -> TestInterruption? {
-        ProcessInfo.processInfo.environment["ZOO_TEST_KILL_AFTER_EPOCH"].flatMap(Int.init).map(TestInterruption.init)
-    }
-
-    func batchEnded(_ trainer: Trainer, _ batch: BatchRecord) throws {
-        if batch.epoch == epoch + 1 { kill(getpid(), SIGKILL) }
-    }
-}

@@ -78,11 +78,7 @@ struct FinetuneCommand: ParsableCommand {
     @Flag(help: "Run the whole network every step even when trunk features could be cached (for comparison).")
     var noFeatureCache = false
 
-    @Option(help: ArgumentHelp("Divide every channel count (narrow twins for tests).", visibility: .hidden))
-    var channelDivisor = 1
-
-    @Option(help: ArgumentHelp("Units of hidden dense layers (narrow twins for tests).", visibility: .hidden))
-    var hiddenUnits: Int?
+    @OptionGroup var twin: TwinOptions
 
     func validate() throws {
         try OptionCheck.inRange(epochs, 1...100_000, "--epochs")
@@ -94,8 +90,6 @@ struct FinetuneCommand: ParsableCommand {
         if earlyStop != nil && valSplit == 0 {
             throw ValidationError("--early-stop watches the validation loss; give a --val-split above 0")
         }
-        try OptionCheck.inRange(channelDivisor, ModelOptions.channelDivisorRange, "--channel-divisor")
-        try OptionCheck.inRange(hiddenUnits, ModelOptions.hiddenUnitsRange, "--hidden-units")
         guard out.hasSuffix(".h5") else {
             throw ValidationError("--out \(out): expected a weight file name ending in .h5 (Keras legacy) or .weights.h5 (Keras 3)")
         }
@@ -122,11 +116,17 @@ struct FinetuneCommand: ParsableCommand {
         // Before any training: a folder that cannot be written would fail only after the first epoch.
         try OptionCheck.outputFile(out, option: "--out")
         try OptionCheck.writableFolder(checkpointDirectory, option: "--checkpoints")
+        if resume && Checkpointer.latest(in: checkpointDirectory) == nil {
+            throw CommandFailure("--resume: no checkpoint in \(checkpointDirectory.path)")
+        }
         let classNames = try TrainingDataSource.classNames(of: data)
         let (model, report) = try buildModel(classes: classNames.count)
         if let report { print(report.description) }
         if let preprocessing { model.preprocessing = Preprocessing(rawValue: preprocessing)! }  // validated
         let dataset = try TrainingDataSource.open(data, for: model, applyEXIF: exif)
+        // Only the head trains unless layers of the weights are opened (or there are none).
+        let trunkTrains = weights == nil || trainableFrom != nil || freezeUntil != nil
+        try model.checkMemory(batch: min(batch, max(dataset.count, 1)), training: trunkTrains)
         let plan = try FreezePlan(model: model, newLayers: NewHeadModel.newLayers(report),
                                   pretrained: weights != nil, trainableFrom: trainableFrom, freezeUntil: freezeUntil)
         print("\(model.architecture): \(plan.trainable.count) of \(plan.trainable.count + plan.frozen.count) layers with "
@@ -168,9 +168,7 @@ struct FinetuneCommand: ParsableCommand {
 
     /// The architecture with a new head for `classes`, and the pre-trained weights loaded around it.
     func buildModel(classes: Int) throws -> (Model, LoadReport?) {
-        var options = ModelOptions()
-        options.channelDivisor = channelDivisor
-        options.hiddenUnits = hiddenUnits
+        let options = twin.applied(to: ModelOptions())
         RandomGenerator.global.reseed(seed)
         return try withFlagHints {
             try NewHeadModel.build(architecture: model, weights: weights.map { URL(fileURLWithPath: $0) },

@@ -20,23 +20,15 @@ struct ModelShapeOptions: ParsableArguments {
     @Option(help: "Classifier output: softmax or none (default: the reference's own).")
     var classifierActivation: String?
 
-    @Option(help: ArgumentHelp("Divide every channel count (narrow twins for tests).", visibility: .hidden))
-    var channelDivisor: Int = 1
-
-    @Option(help: ArgumentHelp("Units of hidden dense layers (narrow twins for tests).", visibility: .hidden))
-    var hiddenUnits: Int?
+    @OptionGroup var twin: TwinOptions
 
     func validate() throws {
         try OptionCheck.inRange(classes, ModelOptions.classesRange, "--classes")
-        try OptionCheck.inRange(channelDivisor, ModelOptions.channelDivisorRange, "--channel-divisor")
-        try OptionCheck.inRange(hiddenUnits, ModelOptions.hiddenUnitsRange, "--hidden-units")
         _ = try modelOptions()
     }
 
     func modelOptions() throws -> ModelOptions {
-        var o = ModelOptions(includeTop: !noTop, classes: classes)
-        o.channelDivisor = channelDivisor
-        o.hiddenUnits = hiddenUnits
+        var o = twin.applied(to: ModelOptions(includeTop: !noTop, classes: classes))
         if let pooling {
             guard let p = GlobalPooling(rawValue: pooling) else {
                 throw ValidationError("--pooling must be avg or max, got '\(pooling)'")

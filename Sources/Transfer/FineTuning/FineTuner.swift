@@ -112,19 +112,19 @@ public final class FineTuner {
         model.classNames = dataset.classNames
         try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
         plan.apply()
-        let split = try StratifiedSplit(labels: dataset.labels, validationFraction: settings.validationFraction,
-                                        seed: settings.seed)
-        log("data: \(dataset.count) samples of \(classes) classes; \(split.train.count) for training, "
+        let split = try Splits.stratified(labels: dataset.labels, validationFraction: settings.validationFraction,
+                                          generator: RandomGenerator(seed: settings.seed))
+        log("data: \(dataset.count) samples of \(classes) classes; \(split.training.count) for training, "
             + "\(split.validation.count) for validation (stratified, seed \(settings.seed))")
         if settings.earlyStopPatience != nil && split.validation.isEmpty {
             throw TransferError("early stopping watches the validation loss; give a validation split above 0")
         }
-        let streamedTraining = StreamedData(dataset, indices: split.train, classes: classes)
+        let streamedTraining = StreamedData(dataset, indices: split.training, classes: classes)
         let streamedValidation = split.validation.isEmpty ? nil : StreamedData(dataset, indices: split.validation, classes: classes)
 
         // Before the trunk features are computed, which may take minutes.
         let latest = Checkpointer.latest(in: checkpoints)
-        if resume && latest == nil { throw TransferError("--resume: no checkpoint in \(checkpoints.path)") }
+        if resume && latest == nil { throw TransferError("cannot resume: no checkpoint in \(checkpoints.path)") }
         let setup = try trainingSetup(streamedTraining, streamedValidation)
         let (network, training, validation) = (setup.network, setup.training, setup.validation)
 
