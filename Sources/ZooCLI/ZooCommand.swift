@@ -10,5 +10,5 @@ struct ZooCommand: ParsableCommand {
         subcommands: [DemoCommand.self, ListCommand.self, SummaryCommand.self, RunCommand.self, InspectCommand.self,
                       ConvertCommand.self, FetchCommand.self, BenchCommand.self,
                       PredictCommand.self, FeaturesCommand.self, EvaluateCommand.self, FinetuneCommand.self,
-                      ExplainCommand.self])
+                      ExplainCommand.self, FiltersCommand.self, ActivationsCommand.self])
 }
