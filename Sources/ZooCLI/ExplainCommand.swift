@@ -114,7 +114,7 @@ struct ExplainCommand: ParsableCommand {
             let (h, w) = (written[0].shape[1], written[0].shape[2])
             var all = Tensor(uninitialized: [written.count, h, w])
             for (i, m) in written.enumerated() { all.mutableData().advanced(by: i * h * w).update(from: m.data, count: h * w) }
-            try AtomicFile.write(NPY.encode(all), to: URL(fileURLWithPath: maps))
+            try DurableFile.write(NPY.encode(all), to: URL(fileURLWithPath: maps))
             print("wrote \(maps): maps of shape \(all.shape) at \(cam.layer)")
         }
     }
