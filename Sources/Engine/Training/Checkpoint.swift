@@ -1,19 +1,5 @@
 import Foundation
 
-/// A checkpoint that cannot be read, naming the file and what is wrong.
-public struct CheckpointError: Error, CustomStringConvertible {
-    public let path: String
-    public let message: String
-
-    /// An error about the checkpoint file or directory at `path`.
-    public init(path: String, _ message: String) {
-        self.path = path
-        self.message = message
-    }
-
-    public var description: String { "checkpoint \(path): \(message)" }
-}
-
 /// A training run as it stood at the end of an epoch: everything a resumed run needs to continue
 /// bit for bit.
 ///
