@@ -129,12 +129,18 @@ struct FinetuneCommand: ParsableCommand {
         settings.seed = seed
         settings.cacheFeatures = !noFeatureCache
         let tuner = FineTuner(model: model, plan: plan, settings: settings)
+        if let cluster = try Cluster.world(), cluster.size > 1 {
+            tuner.cluster = cluster
+            print("data parallel: \(cluster.size) ranks of \(Parallel.threadCount) thread(s) each; global batch \(batch)")
+        }
         let base = outURL.deletingPathExtension().pathExtension == "weights"
             ? outURL.deletingPathExtension().deletingPathExtension().path : outURL.deletingPathExtension().path
         let curves = base + "-curves.svg"
-        tuner.callbacks = [ProgressLogger(), CurvesWriter(url: URL(fileURLWithPath: curves),
-                                                          title: "\(model.architecture) on \(data), "
-                                                              + (weights.map { "from \($0)" } ?? "from scratch"))]
+        if tuner.cluster?.isRoot ?? true {
+            tuner.callbacks = [ProgressLogger(), CurvesWriter(url: URL(fileURLWithPath: curves),
+                                                              title: "\(model.architecture) on \(data), "
+                                                                  + (weights.map { "from \($0)" } ?? "from scratch"))]
+        }
         if let interruption = TestInterruption.fromEnvironment() { tuner.callbacks.append(interruption) }
         let checkpointDirectory = URL(fileURLWithPath: checkpoints
             ?? base + ".checkpoints")
