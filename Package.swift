@@ -55,14 +55,16 @@ let package = Package(
             name: "ZooCLI",
             dependencies: ["Engine", "WeightIO", "Zoo", "Transfer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/ZooCLI"),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"], path: "Tests/EngineTests"),
-        .testTarget(name: "WeightIOTests", dependencies: ["WeightIO", "Engine"], path: "Tests/WeightIOTests"),
-        .testTarget(name: "ZooTests", dependencies: ["Zoo", "WeightIO", "Engine"], path: "Tests/ZooTests"),
+        // What every test target shares: fixture paths, the parity tolerance, running the binary.
+        .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], path: "Tests/EngineTests"),
+        .testTarget(name: "WeightIOTests", dependencies: ["WeightIO", "Engine", "TestSupport"], path: "Tests/WeightIOTests"),
+        .testTarget(name: "ZooTests", dependencies: ["Zoo", "WeightIO", "Engine", "TestSupport"], path: "Tests/ZooTests"),
         .testTarget(
-            name: "TransferTests", dependencies: ["Transfer", "Zoo", "WeightIO", "Engine"],
+            name: "TransferTests", dependencies: ["Transfer", "Zoo", "WeightIO", "Engine", "TestSupport"],
             path: "Tests/TransferTests"),
         // Runs the built `zoo` binary as a real process (the MPI tests read its weight files back).
-        .testTarget(name: "CLITests", dependencies: ["WeightIO", "Engine"], path: "Tests/CLITests"),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "WeightIO", "Engine"], path: "Tests/CLITests"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -34,7 +34,7 @@ public enum AlexNet {
         return Parts(trunk: layers) { features, activation in
             // torchvision pools adaptively to 6x6 first; Caffe's 227x227 input gives 6x6 by itself.
             var top: [Layer] = caffe ? [] : [AdaptiveAvgPool2D(name: "avg_pool", outputSize: (6, 6))]
-            let flat = caffe ? features.reduce(1, *) : 36 * features[2]
+            let flat = try Model.flattenedWidth(caffe ? features : [6, 6, features[2]], units: o.hidden, layer: "fc6")
             top.append(Flatten(name: "flatten"))
             // torchvision drops out before fc6 and fc7; Caffe after them. Both are identity at inference.
             if !caffe { top.append(Dropout(name: "drop6", rate: 0.5)) }

@@ -59,9 +59,16 @@ public struct Architecture: Sendable {
 
     /// Builds the network with `options` (seeded initial weights).
     public func make(_ options: ModelOptions = ModelOptions()) throws -> Model {
+        try options.validate(architecture: name, inputSides: inputSideRange)
         let resolved = resolved(options)
         return try assemble(build(resolved), options: resolved)
     }
+}
+
+extension Architecture {
+    /// Input heights and widths up to eight times the default side: beyond, no image task uses the
+    /// network and flattening tops grow past any memory.
+    public var inputSideRange: ClosedRange<Int> { 1...(8 * max(defaultInput[0], defaultInput[1])) }
 }
 
 /// Which reference framework an architecture follows. It decides the layer names, the default

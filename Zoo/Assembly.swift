@@ -34,7 +34,11 @@ extension Architecture {
         let features = try Model.outputShape(of: network, for: inputShape, architecture: name).dropFirst()
         if o.includeTop {
             let activation = o.classifierActivation ?? (headOutput == .probabilities ? .softmax : .linear)
-            for layer in try parts.top(Array(features), activation) { network.append(layer) }
+            let top: [Layer]
+            do { top = try parts.top(Array(features), activation) } catch let refused as MemoryBudget.Exceeded {
+                throw ModelError("\(name) with a \(size.height)x\(size.width) input: \(refused)")
+            }
+            for layer in top { network.append(layer) }
         } else if let pooling = o.pooling {
             network.append(pooling == .average ? GlobalAveragePooling2D(name: parts.averagePoolName)
                            : GlobalMaxPooling2D(name: "max_pool"))

@@ -45,7 +45,8 @@ public enum ResizeTransform: Equatable, Sendable, LosslessStringConvertible {
         default:
             let parts = description.split(separator: "-")
             guard parts.count == 2, parts[0].hasPrefix("resize"), parts[1].hasPrefix("crop"),
-                  let r = Int(parts[0].dropFirst(6)), let c = Int(parts[1].dropFirst(4)), r > 0, c > 0
+                  let r = Int(parts[0].dropFirst(6)), let c = Int(parts[1].dropFirst(4)),
+                  ModelOptions.inputSideRange.contains(r), ModelOptions.inputSideRange.contains(c)
             else { return nil }
             self = .resizeThenCenterCrop(resize: r, crop: c)
         }

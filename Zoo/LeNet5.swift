@@ -101,7 +101,8 @@ public enum LeNet5 {
             ]
         }
         var parts = Parts(trunk: layers) { features, activation in
-            let f6 = Dense(name: "f6", inputFeatures: features.reduce(1, *), units: hidden, activation: squash)
+            let f6 = Dense(name: "f6", inputFeatures: try Model.flattenedWidth(features, units: hidden, layer: "f6"), units: hidden,
+                           activation: squash)
             let out: Layer = form == .paper ? EuclideanRBF(name: "predictions", inputFeatures: hidden, units: o.classes)
                 : Dense(name: "predictions", inputFeatures: hidden, units: o.classes, activation: activation)
             return [Flatten(name: "flatten"), f6, out]

@@ -37,6 +37,30 @@ public struct ModelOptions {
         self.inputSize = inputSize
     }
 
+    /// Classes a top may have (ImageNet-21k has 21,841).
+    public static let classesRange = 1...100_000
+    /// Height and width an input may have, whatever the architecture (each has its own range,
+    /// `Architecture.inputSideRange`; the smallest it supports is checked when built).
+    public static let inputSideRange = 1...4096
+    /// Channel divisors of narrow twins.
+    public static let channelDivisorRange = 1...64
+    /// Units of hidden dense layers.
+    public static let hiddenUnitsRange = 1...16_384
+
+    /// Throws unless every option is within its range; `Architecture.make` checks before building.
+    public func validate(architecture: String, inputSides: ClosedRange<Int> = ModelOptions.inputSideRange) throws {
+        func check(_ value: Int?, _ range: ClosedRange<Int>, _ what: String) throws {
+            guard let value, !range.contains(value) else { return }
+            throw ModelError("\(architecture): \(what) \(value) is out of range; expected \(range.lowerBound) to "
+                + "\(range.upperBound)")
+        }
+        try check(requestedClasses, ModelOptions.classesRange, "classes")
+        try check(inputSize?.height, inputSides, "input height")
+        try check(inputSize?.width, inputSides, "input width")
+        try check(channelDivisor, ModelOptions.channelDivisorRange, "channel divisor")
+        try check(hiddenUnits, ModelOptions.hiddenUnitsRange, "hidden units")
+    }
+
     /// A channel count of the full model, divided for narrow twins (rounded up).
     func channels(_ full: Int) -> Int { (full + channelDivisor - 1) / channelDivisor }
     var hidden: Int { hiddenUnits ?? 4096 }
@@ -108,6 +132,16 @@ public final class Model {
             throw ModelError("\(architecture): input \(inputShape[0])x\(inputShape[1]) is too small; "
                 + "the smallest input this network supports is \(smallest)x\(smallest) (\(error))")
         }
+    }
+
+    /// The width a flatten gives a dense layer of `units` for a trunk output of `features`, refused
+    /// before the layer is built when its weights would not fit in memory (they grow with the input).
+    static func flattenedWidth(_ features: [Int], units: Int, layer: String) throws -> Int {
+        let width = MemoryBudget.product(features)
+        try MemoryBudget.check(width.flatMap { MemoryBudget.product([$0, units, 4]) },
+                               for: "\(layer)'s weights (\(width.map(String.init) ?? "?") x \(units))",
+                               hint: "leave the top off or use a smaller input size")
+        return width!
     }
 
     /// The output shape for a batch of `batch`, batch first.

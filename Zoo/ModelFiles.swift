@@ -11,9 +11,7 @@ extension ModelOptions {
         if requestedClasses == nil, let classes = file.metadata.classNames?.count ?? ModelOptions.classesOfTop(file) {
             o.classes = classes
         }
-        if inputSize == nil, let recorded = file.metadata.inputSize, recorded.count == 3 {
-            o.inputSize = (recorded[0], recorded[1])
-        }
+        if inputSize == nil { o.inputSize = file.metadata.recordedInputSize }
         if file.metadata.extra["transform_input"] == "1" { o.transformInput = true }
         return o
     }
@@ -55,6 +53,7 @@ extension Model {
     public static func load(from file: WeightFile, architecture: String? = nil, options: ModelOptions = ModelOptions(),
                             loading: (Model, WeightFile) throws -> LoadOptions = { _, _ in LoadOptions() })
         throws -> (model: Model, report: LoadReport) {
+        try file.metadata.validate(file: file.name)
         guard let name = architecture ?? file.metadata.architecture else {
             throw ModelError("\(file.name) does not record its architecture; name it (see `zoo list`)", remedy: .nameArchitecture)
         }
@@ -81,20 +80,9 @@ extension Model {
         if let other = recorded.architecture, other != architecture, Catalog.all.contains(where: { $0.name == other }) {
             throw ModelError("\(file.name) holds weights for '\(other)', not '\(architecture)'", remedy: .useArchitecture(other))
         }
-        let preprocessing = try recorded.preprocessing.map { p in
-            guard let known = Preprocessing(rawValue: p) else {
-                throw ModelError("\(file.name): unknown preprocessing '\(p)'; expected "
-                    + Preprocessing.allCases.map(\.rawValue).joined(separator: ", "))
-            }
-            return known
-        }
-        let resize = try recorded.resizeTransform.map { r in
-            guard let known = ResizeTransform(r) else {
-                throw ModelError("\(file.name): unknown resize transform '\(r)'; expected keras-direct, "
-                    + "keras-direct-bilinear or resize<R>-crop<C>")
-            }
-            return known
-        }
+        try recorded.validate(file: file.name)
+        let preprocessing = recorded.preprocessing.flatMap(Preprocessing.init(rawValue:))
+        let resize = recorded.resizeTransform.flatMap(ResizeTransform.init)
         var options = options
         if let legacy = definition.legacyNames, options.renameFileLayer == nil, legacy.matches(file.layers.map(\.name)) {
             options.renameFileLayer = legacy.rename

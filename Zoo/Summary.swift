@@ -48,39 +48,9 @@ public struct ModelSummary {
         default:
             let out = try layer.outputShape(for: input)
             let params = layer.weights.reduce(0) { $0 + $1.weightCount }
-            rows.append(Row(name: layer.name, type: typeName(layer), outputShape: out, parameters: params,
-                            multiplyAccumulates: macs(layer, out)))
+            rows.append(Row(name: layer.name, type: layer.kerasClassName, outputShape: out, parameters: params,
+                            multiplyAccumulates: layer.multiplyAccumulates(outputShape: out)))
             return out
-        }
-    }
-
-    static func typeName(_ layer: Layer) -> String {
-        switch layer {
-        case is Conv2D: "Conv2D"
-        case is Dense: "Dense"
-        case is BatchNorm: "BatchNormalization"
-        case is MaxPool2D: "MaxPooling2D"
-        case is AvgPool2D: "AveragePooling2D"
-        case is GlobalAveragePooling2D: "GlobalAveragePooling2D"
-        case is GlobalMaxPooling2D: "GlobalMaxPooling2D"
-        case is AdaptiveAvgPool2D: "AdaptiveAvgPool2D"
-        case is ZeroPadding2D: "ZeroPadding2D"
-        case is ActivationLayer: "Activation"
-        default: String(describing: type(of: layer))
-        }
-    }
-
-    /// Multiply-accumulates of one image through a convolution or dense layer.
-    static func macs(_ layer: Layer, _ out: [Int]) -> Int {
-        switch layer {
-        case let c as Conv2D:
-            return out[1] * out[2] * c.kernel.weightCount   // a masked kernel's missing connections do no work
-        case let r as EuclideanRBF:
-            return r.inputFeatures * r.units
-        case let d as Dense:
-            return d.inputFeatures * d.units
-        default:
-            return 0
         }
     }
 

@@ -48,7 +48,7 @@ public enum VGG {
         return Parts(trunk: layers) { features, activation in
             // torchvision pools adaptively to 7x7 first; Keras flattens what the input gives.
             var top: [Layer] = batchNorm ? [AdaptiveAvgPool2D(name: "avg_pool", outputSize: (7, 7))] : []
-            let flat = batchNorm ? 49 * features[2] : features.reduce(1, *)
+            let flat = try Model.flattenedWidth(batchNorm ? [7, 7, features[2]] : features, units: o.hidden, layer: "fc1")
             top.append(Flatten(name: "flatten"))
             // torchvision draws its Linear layers from N(0, 0.01); Keras uses Glorot uniform.
             let dense: Initializer = batchNorm ? .normal(mean: 0, std: 0.01) : .glorotUniform

@@ -67,12 +67,21 @@ public protocol Layer: AnyObject {
     var state: [Parameter] { get }
     /// Direct children of a composite layer.
     var sublayers: [Layer] { get }
+    /// The Keras class this layer stands for (`Conv2D`, `BatchNormalization`): it names the layer in
+    /// summaries and decides its key in Keras 3 files.
+    var kerasClassName: String { get }
+    /// Multiply-accumulates of one image through this layer, whose output for it has `outputShape`
+    /// (batch first); 0 for layers whose work is not multiply-accumulates.
+    func multiplyAccumulates(outputShape: [Int]) -> Int
 }
 
 extension Layer {
     public var parameters: [Parameter] { [] }
     public var state: [Parameter] { [] }
     public var sublayers: [Layer] { [] }
+    /// The Swift type's name, which is the Keras class's unless a layer says otherwise.
+    public var kerasClassName: String { String(describing: type(of: self)) }
+    public func multiplyAccumulates(outputShape: [Int]) -> Int { 0 }
 
     /// This layer's own weights in Keras order: `parameters` then `state`.
     public var weights: [Parameter] { parameters + state }
@@ -93,9 +102,12 @@ extension Layer {
         allLayers.contains { layer in layer.parameters.contains { $0.trainable } }
     }
 
-    /// Freezes (or unfreezes) every parameter of this layer and its descendants.
+    /// Freezes (or unfreezes) this layer and its descendants: every parameter's flag, and a
+    /// BatchNorm's own frozen flag (one without gamma and beta has no parameter to carry it).
     public func setTrainable(_ trainable: Bool) {
-        for layer in allLayers { for p in layer.parameters { p.trainable = trainable } }
+        for layer in allLayers {
+            if let norm = layer as? BatchNorm { norm.isFrozen = !trainable } else { for p in layer.parameters { p.trainable = trainable } }
+        }
     }
 
     /// The first layer named `name` here or below.

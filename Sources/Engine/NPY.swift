@@ -13,10 +13,15 @@ public enum NPY {
     public static func read(_ url: URL) throws -> Tensor {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw FormatError(file: url.path, message: "cannot read file (\(error.localizedDescription))")
+            throw FormatError(file: url.path, message: "cannot read file (\(unreadableReason(url, error)))")
         }
         return try decode(data, file: url.path)
     }
+
+    /// Largest element count of one array (2^31: 8 GiB of float32), as `ReadLimits` for HDF5.
+    public static let maxElements = 1 << 31
+    /// Longest header NumPy reads without `allow_pickle` (`numpy.lib.format._MAX_HEADER_SIZE`).
+    static let maxHeaderLength = 10_000
 
     public static func decode(_ data: Data, file: String = "<memory>") throws -> Tensor {
         func fail(_ m: String) -> FormatError { FormatError(file: file, message: m) }
@@ -24,44 +29,45 @@ public enum NPY {
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1...5]) == Array("NUMPY".utf8) else {
             throw fail("not a .npy file (missing the \\x93NUMPY magic)")
         }
-        let major = bytes[6]
+        let major = bytes[6], minor = bytes[7]
         let headerLength: Int, headerStart: Int
-        if major == 1 {
+        if major == 1, minor == 0 {
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8; headerStart = 10
-        } else if major == 2 || major == 3 {
+        } else if major == 2 || major == 3, minor == 0 {
             guard bytes.count >= 12 else { throw fail("truncated header") }
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
             headerStart = 12
-        } else { throw fail("unsupported .npy version \(major)") }
-        guard headerStart + headerLength <= bytes.count,
-              let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8)
-        else { throw fail("truncated or unreadable header") }
-
-        guard let descr = field(header, "descr") else { throw fail("header has no 'descr'") }
-        let dtype = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\" "))
-        if field(header, "fortran_order")?.hasPrefix("True") == true {
+        } else { throw fail("unsupported .npy version \(major).\(minor) (expected 1.0, 2.0 or 3.0)") }
+        guard headerLength <= maxHeaderLength else {
+            throw fail("header of \(headerLength) bytes; NumPy refuses headers over \(maxHeaderLength)")
+        }
+        guard headerStart + headerLength <= bytes.count else { throw fail("truncated header") }
+        let headerBytes = bytes[headerStart..<(headerStart + headerLength)]
+        // Versions 1 and 2 are latin-1, version 3 UTF-8, as NumPy decodes them.
+        guard let text = major == 3 ? String(bytes: headerBytes, encoding: .utf8)
+                : String(headerBytes.map { Character(Unicode.Scalar($0)) }) else {
+            throw fail("header is not valid UTF-8")
+        }
+        let header = try Header(parsing: text, fail: fail)
+        if header.fortranOrder {
             throw fail("Fortran-order arrays are not supported; save with np.ascontiguousarray")
         }
-        guard let shapeText = header.range(of: "(").flatMap({ open in
-            header[open.upperBound...].range(of: ")").map { String(header[open.upperBound..<$0.lowerBound]) }
-        }) else { throw fail("header has no shape") }
-        let shape = try shapeText.split(separator: ",").map { s -> Int in
-            let t = s.trimmingCharacters(in: .whitespaces)
-            guard let v = Int(t), v >= 0 else { throw fail("bad shape entry '\(t)'") }
-            return v
-        }
-        let count = shape.reduce(1, *)
-        let body = headerStart + headerLength
+        let shape = header.shape, dtype = header.descr
         let width: Int
         switch dtype {
         case "<f4", "|f4", "<i4", "<u4": width = 4
         case "<f8", "<i8", "<u8": width = 8
         case "<f2", "<i2", "<u2": width = 2
         case "|u1", "|i1", "|b1": width = 1
-        default: throw fail("unsupported dtype '\(dtype)' (expected little-endian float or integer)")
+        default: throw fail("unsupported dtype '\(excerpt(dtype))' (expected little-endian float or integer)")
         }
+        guard let count = MemoryBudget.product(shape), count <= maxElements else {
+            throw fail("shape \(shapeString(shape)) holds more than \(maxElements) elements (8 GiB of float32)")
+        }
+        let body = headerStart + headerLength
         guard bytes.count - body >= count * width else {
-            throw fail("truncated: shape \(shape) needs \(count * width) bytes of \(dtype), file has \(bytes.count - body)")
+            throw fail("truncated: shape \(shapeString(shape)) needs \(count * width) bytes of \(dtype), "
+                + "file has \(bytes.count - body)")
         }
         var t = Tensor(uninitialized: shape)
         let out = t.mutableData()
@@ -101,11 +107,5 @@ public enum NPY {
         tensor.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!)
             .assumingMemoryBound(to: UInt8.self), count: $0.count * 4)) }
         return data
-    }
-
-    private static func field(_ header: String, _ key: String) -> String? {
-        guard let r = header.range(of: "'\(key)':") else { return nil }
-        let rest = header[r.upperBound...].trimmingCharacters(in: .whitespaces)
-        return rest.split(separator: ",", maxSplits: 1).first.map(String.init)
     }
 }

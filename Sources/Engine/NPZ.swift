@@ -72,7 +72,7 @@ public enum NPZ {
     public static func read(_ url: URL) throws -> [(name: String, tensor: Tensor)] {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw NPY.FormatError(file: url.path, message: "cannot read file (\(error.localizedDescription))")
+            throw NPY.FormatError(file: url.path, message: "cannot read file (\(unreadableReason(url, error)))")
         }
         return try decode(data, file: url.path)
     }
@@ -96,6 +96,7 @@ public enum NPZ {
             let method = u16(p + 10), crc = UInt32(u32(p + 16)), size = u32(p + 20)
             let nameLength = u16(p + 28), extraLength = u16(p + 30), commentLength = u16(p + 32)
             let localStart = u32(p + 42)
+            guard p + 46 + nameLength <= end else { throw fail("corrupt central directory entry") }
             let name = String(decoding: bytes[(p + 46)..<(p + 46 + nameLength)], as: UTF8.self)
             p += 46 + nameLength + extraLength + commentLength
             guard method == 0 else {

@@ -91,6 +91,16 @@ public struct Tensor {
         return flat
     }
 
+    /// How many elements are NaN and how many infinite.
+    public var nonFiniteCounts: (nan: Int, infinite: Int) {
+        var nan = 0, infinite = 0
+        let p = data
+        for i in 0..<count where !p[i].isFinite {
+            if p[i].isNaN { nan += 1 } else { infinite += 1 }
+        }
+        return (nan, infinite)
+    }
+
     /// Product of the dimensions (1 for a scalar shape `[]`).
     public static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
 }

@@ -1,3 +1,5 @@
+import Engine
+
 /// A weight file that cannot be read or written as expected.
 ///
 /// Names the file, the object inside it (`/` for the file as a whole) and what was expected
@@ -8,10 +10,11 @@ public struct WeightFileError: Error, CustomStringConvertible, Equatable {
     public let path: String
     public let message: String
 
+    /// `path` and `message` quote the file, so they are cut to a readable length.
     public init(file: String, path: String, _ message: String) {
         self.file = file
-        self.path = path
-        self.message = message
+        self.path = excerpt(path, limit: 200)
+        self.message = excerpt(message, limit: 2000)
     }
 
     public var description: String { "\(file), at \(path): \(message)" }

@@ -27,6 +27,16 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Measure raw sgemm instead: each of our kernels against OpenBLAS, one thread, on the layers' GEMM shapes.")
     var gemm = false
 
+    func validate() throws {
+        for b in batch { try OptionCheck.inRange(b, OptionCheck.batchRange, "--batch") }
+        try OptionCheck.inRange(seconds, 0.01...3600, "--seconds")
+        let cases = gemm ? GemmShape.all.map(\.name) : LayerCase.all.map(\.name)
+        if let only, !cases.contains(where: { $0.contains(only) }) {
+            throw ValidationError("--only '\(only)' matches no case; cases: " + cases.joined(separator: ", "))
+        }
+        if model != nil, only != nil { throw ValidationError("--only selects layer cases; it does not apply with --model") }
+    }
+
     func run() throws {
         if gemm { return benchGemm() }
         if let model {
@@ -51,6 +61,7 @@ struct BenchCommand: ParsableCommand {
     /// Prints `NAME batch B: X images/s, Y ms/batch, Z GFLOP/s`.
     func benchModel(_ name: String, batch b: Int) throws {
         let m = try Catalog.architecture(named: name).make()
+        try m.checkMemory(batch: b, training: train)
         let macs = try ModelSummary(m).multiplyAccumulates
         let g = RandomGenerator(seed: 1)
         var x = Tensor(zeros: [b] + m.inputShape)

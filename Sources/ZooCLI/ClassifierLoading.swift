@@ -26,7 +26,7 @@ struct LoadedModel {
         var options = shape
         if let size = inputSize { options.inputSize = size }
         guard let weights else {
-            guard let modelName else { throw ValidationError("give --weights or --model (see `zoo list`)") }
+            guard let modelName else { throw CommandFailure("give --weights or --model (see `zoo list`)") }
             return try Catalog.architecture(named: modelName).make(options)
         }
         let (model, report) = try withFlagHints { try Model.load(from: URL(fileURLWithPath: weights), architecture: modelName,

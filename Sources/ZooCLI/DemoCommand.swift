@@ -29,11 +29,24 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Seed of every random choice.")
     var seed: UInt64 = 7
 
+    func validate() throws {
+        // The smallest of the digits 5-9 has 174 images; some must be left to test on.
+        try OptionCheck.inRange(shots, 1...100, "--shots")
+    }
+
     func run() throws {
         let started = Stopwatch.now()
         let outURL = URL(fileURLWithPath: out)
-        try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
-        let digits = try Digits.loadLeNet(from: URL(fileURLWithPath: data))
+        let dataURL = URL(fileURLWithPath: data)
+        guard FileManager.default.fileExists(atPath: dataURL.appendingPathComponent("images.npy").path) else {
+            throw CommandFailure("\(data)/images.npy not found: run `zoo demo` from the repository root, or give "
+                + "--data the repository's datasets/digits folder")
+        }
+        try OptionCheck.writableFolder(outURL, option: "--out")
+        do { try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true) } catch {
+            throw CommandFailure("--out: cannot create \(out) (\(unreadableReason(outURL, error)))")
+        }
+        let digits = try Digits.loadLeNet(from: dataURL)
         print("digits: \(digits.count) images of 32x32 (8x8 upsampled and centred, as LeNet-5's field)")
         let (source, target) = try split(digits)
         try reportShipped()
@@ -60,7 +73,7 @@ struct DemoCommand: ParsableCommand {
         let same = try pretrained.predict(heldOut.inputs) == reloaded.predict(heldOut.inputs)
         print("2. saved \(file.path) and reloaded it (\(report.loaded.count) layers): predictions "
             + (same ? "bit-identical" : "DIFFER"))
-        guard same else { throw ValidationError("the reloaded model predicts differently") }
+        guard same else { throw CommandFailure("the reloaded model predicts differently") }
 
         // 3. Features for 5-9.
         let features = try reloaded.output(at: "f6", for: target.inputs)
@@ -96,7 +109,8 @@ struct DemoCommand: ParsableCommand {
         let model = try Catalog.architecture(named: "lenet5").make(ModelOptions(classes: 10))
         try model.loadWeights(from: url)
         let dataset = try TrainingDataSource.open(data, for: model)
-        let heldOut = try StratifiedSplit(labels: dataset.labels, validationFraction: 0.2, seed: Self.shippedSeed).validation
+        let heldOut = try Splits.stratified(labels: dataset.labels, validationFraction: 0.2,
+                                            generator: RandomGenerator(seed: Self.shippedSeed)).validation
         var correct = 0
         for batch in try BatchStream(dataset, indices: heldOut, batchSize: 256) {
             let p = try model.predict(batch.inputs)

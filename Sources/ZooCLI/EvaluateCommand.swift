@@ -34,12 +34,15 @@ struct EvaluateCommand: ParsableCommand {
     var batch = 32
 
     func validate() throws {
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        try OptionCheck.inRange(batch, OptionCheck.batchRange, "--batch")
         guard pngPath != out else { throw ValidationError("--png and --out are both \(out); the PNG would replace the CSV") }
     }
 
     func run() throws {
+        try OptionCheck.outputFile(out, option: "--out")
+        try OptionCheck.outputFile(pngPath, option: "--png")
         let loaded = try LoadedModel.load(weights: weights, modelName: model)
+        try loaded.model.checkMemory(batch: batch, training: false)
         let dataset = try TrainingDataSource.open(data, for: loaded.model, applyEXIF: exif)
         let outputShape = try loaded.model.outputShape()
         guard outputShape.count == 2 else {
@@ -50,16 +53,24 @@ struct EvaluateCommand: ParsableCommand {
         let toModel = try EvaluateCommand.labelMap(folder: dataset.classNames, model: names, data: data)
         var metrics = MetricAccumulator(classes: classes)
         let stream = try BatchStream(dataset, batchSize: batch)
+        let line = ProgressLine()
+        var nonFinite = false
         for (i, b) in stream.enumerated() {
+            if !nonFinite, b.inputs.nonFiniteCounts != (0, 0) {
+                line.end()
+                StandardError.warnNonFinite(b.inputs, source: "batch \(i + 1) of \(data)")
+                nonFinite = true
+            }
             let p = try loaded.model.probabilities(try loaded.model.predict(b.inputs))
             try metrics.add(logits: p, labels: b.labels.map { toModel[$0] }, meanLoss: 0)
-            StandardError.write("\revaluate: batch \(i + 1)/\(stream.batchCount)")
+            line.show("evaluate: batch \(i + 1)/\(stream.batchCount)")
         }
-        StandardError.write("\n")
+        line.end()
         let report = metrics.report
         guard report.samples > 0 else { throw CommandFailure("no image of \(data) could be read; \(stream.summary)") }
         print(String(format: "top-1 accuracy: %.2f%% (%d images)", report.top1 * 100, report.samples))
-        print(String(format: "top-%d accuracy: %.2f%%", min(5, classes), report.top5 * 100))
+        // With 5 classes or fewer, top-5 accuracy is 100% by construction.
+        if classes > 5 { print(String(format: "top-5 accuracy: %.2f%%", report.top5 * 100)) }
         let width = max(5, names.map(\.count).max() ?? 0)
         print("class".padding(toLength: width, withPad: " ", startingAt: 0) + "  precision  recall  images")
         let precision = report.precision, recall = report.recall

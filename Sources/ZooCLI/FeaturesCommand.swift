@@ -40,7 +40,7 @@ struct FeaturesCommand: ParsableCommand {
         guard (directory == nil) != (input == nil) else {
             throw ValidationError("give either an image folder or --input x.npy (exactly one)")
         }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        try OptionCheck.inRange(batch, OptionCheck.batchRange, "--batch")
         guard FeatureFile.Format(url: URL(fileURLWithPath: out)) != nil else {
             throw ValidationError("--out \(out): expected a name ending in .npy, .h5 or .csv")
         }
@@ -48,6 +48,7 @@ struct FeaturesCommand: ParsableCommand {
     }
 
     func run() throws {
+        try OptionCheck.outputFile(out, option: "--out")
         let line = ProgressLine()
         defer { line.end() }
         let progress = { (p: ExtractionProgress) in
@@ -65,7 +66,9 @@ struct FeaturesCommand: ParsableCommand {
             guard x.rank == 4 else {
                 throw CommandFailure("\(input): expected a (batch, height, width, channels) array, got shape \(x.shape)")
             }
+            StandardError.warnNonFinite(x, source: input)
             let model = try LoadedModel.build(weights: weights, modelName: model, inputSize: (x.shape[1], x.shape[2]))
+            try model.checkMemory(batch: min(batch, x.shape[0]), training: false)
             let rows = try TensorDataset(inputs: x, labels: Array(repeating: 0, count: x.shape[0]), source: input)
             guard let extracted = try extract(FeatureExtractor(model: model, layer: layer), rows, cluster, logger, progress)
             else { return }
@@ -75,6 +78,7 @@ struct FeaturesCommand: ParsableCommand {
             features.names = features.indices.map(String.init)
         } else {
             let loaded = try LoadedModel.load(weights: weights, modelName: model, applyEXIF: exif)
+            try loaded.model.checkMemory(batch: batch, training: false)
             let folder = try ImageFolder(root: URL(fileURLWithPath: directory!), pipeline: loaded.pipeline)
             guard let extracted = try extract(FeatureExtractor(model: loaded.model, layer: layer), folder, cluster, logger,
                                               progress) else { return }
@@ -102,7 +106,12 @@ struct FeaturesCommand: ParsableCommand {
 final class ProgressLine: @unchecked Sendable {
     private var shown = false
 
+    /// A terminal shows the line rewritten in place; a pipe or file gets one line per update, so a
+    /// warning never runs into the progress text.
+    private let inPlace = isatty(STDERR_FILENO) == 1
+
     func show(_ text: String) {
+        guard inPlace else { return StandardError.write(text + "\n") }
         StandardError.write("\r" + text)
         shown = true
     }

@@ -33,13 +33,17 @@ struct FetchCommand: ParsableCommand {
     @Option(help: "Resuming attempts after a broken connection, within this run.")
     var retries = 2
 
+    func validate() throws {
+        try OptionCheck.inRange(retries, 0...100, "--retries")
+        if let urlBase { _ = try parseBase(urlBase) }
+    }
+
     func run() throws {
         let m = try manifest.map { try PretrainedManifest.load(from: URL(fileURLWithPath: $0)) } ?? PretrainedManifest.shipped()
         if list { return printList(m) }
         guard let name else {
-            throw ValidationError("name the weights to fetch; known: " + m.entries.map(\.name).joined(separator: ", "))
+            throw CommandFailure("name the weights to fetch; known: " + m.entries.map(\.name).joined(separator: ", "))
         }
-        guard retries >= 0 else { throw ValidationError("--retries must be 0 or more, got \(retries)") }
         let entry = try m.entry(named: name)
         let environment = ProcessInfo.processInfo.environment
         var fetcher = WeightFetcher(

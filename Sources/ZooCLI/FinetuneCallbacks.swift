@@ -17,6 +17,7 @@ final class CurvesWriter: TrainingCallback {
         try AtomicFile.write(Data(TrainingCurvesPlot.svg(trainer.history, title: title).utf8), to: url)
     }
 }
+<<<<<<< HEAD
 
 /// Kills the process abruptly (SIGKILL, no clean-up) once epoch `epoch`'s checkpoint is written and
 /// the next epoch has begun: tests use it to interrupt a fine-tune at a known point and resume it.
@@ -37,3 +38,5 @@ final class TestInterruption: TrainingCallback {
         if batch.epoch == epoch + 1 { kill(getpid(), SIGKILL) }
     }
 }
+=======
+>>>>>>> main

@@ -78,18 +78,21 @@ struct FinetuneCommand: ParsableCommand {
     @Flag(help: "Run the whole network every step even when trunk features could be cached (for comparison).")
     var noFeatureCache = false
 
-    @Option(help: ArgumentHelp("Divide every channel count (narrow twins for tests).", visibility: .hidden))
-    var channelDivisor = 1
-
-    @Option(help: ArgumentHelp("Units of hidden dense layers (narrow twins for tests).", visibility: .hidden))
-    var hiddenUnits: Int?
+    @OptionGroup var twin: TwinOptions
 
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
-        guard lr > 0, (trunkLr ?? 1) > 0 else { throw ValidationError("learning rates must be positive") }
+        try OptionCheck.inRange(epochs, 1...100_000, "--epochs")
+        try OptionCheck.inRange(batch, OptionCheck.batchRange, "--batch")
+        try OptionCheck.positive(lr, "--lr")
+        try OptionCheck.positive(trunkLr, "--trunk-lr")
         guard valSplit >= 0, valSplit < 1 else { throw ValidationError("--val-split must be in [0, 1), got \(valSplit)") }
-        if let earlyStop, earlyStop < 1 { throw ValidationError("--early-stop must be at least 1, got \(earlyStop)") }
+        try OptionCheck.inRange(earlyStop, 1...100_000, "--early-stop")
+        if earlyStop != nil && valSplit == 0 {
+            throw ValidationError("--early-stop watches the validation loss; give a --val-split above 0")
+        }
+        guard out.hasSuffix(".h5") else {
+            throw ValidationError("--out \(out): expected a weight file name ending in .h5 (Keras legacy) or .weights.h5 (Keras 3)")
+        }
         guard OptimizerChoice(rawValue: optimizer) != nil else {
             throw ValidationError("--optimizer \(optimizer): choose from "
                 + OptimizerChoice.allCases.map(\.rawValue).joined(separator: ", "))
@@ -107,11 +110,23 @@ struct FinetuneCommand: ParsableCommand {
 
     func run() throws {
         let outURL = URL(fileURLWithPath: out)
+        let base = outURL.deletingPathExtension().pathExtension == "weights"
+            ? outURL.deletingPathExtension().deletingPathExtension().path : outURL.deletingPathExtension().path
+        let checkpointDirectory = URL(fileURLWithPath: checkpoints ?? base + ".checkpoints")
+        // Before any training: a folder that cannot be written would fail only after the first epoch.
+        try OptionCheck.outputFile(out, option: "--out")
+        try OptionCheck.writableFolder(checkpointDirectory, option: "--checkpoints")
+        if resume && Checkpointer.latest(in: checkpointDirectory) == nil {
+            throw CommandFailure("--resume: no checkpoint in \(checkpointDirectory.path)")
+        }
         let classNames = try TrainingDataSource.classNames(of: data)
         let (model, report) = try buildModel(classes: classNames.count)
         if let report { print(report.description) }
         if let preprocessing { model.preprocessing = Preprocessing(rawValue: preprocessing)! }  // validated
         let dataset = try TrainingDataSource.open(data, for: model, applyEXIF: exif)
+        // Only the head trains unless layers of the weights are opened (or there are none).
+        let trunkTrains = weights == nil || trainableFrom != nil || freezeUntil != nil
+        try model.checkMemory(batch: min(batch, max(dataset.count, 1)), training: trunkTrains)
         let plan = try FreezePlan(model: model, newLayers: NewHeadModel.newLayers(report),
                                   pretrained: weights != nil, trainableFrom: trainableFrom, freezeUntil: freezeUntil)
         print("\(model.architecture): \(plan.trainable.count) of \(plan.trainable.count + plan.frozen.count) layers with "
@@ -129,12 +144,15 @@ struct FinetuneCommand: ParsableCommand {
         settings.seed = seed
         settings.cacheFeatures = !noFeatureCache
         let tuner = FineTuner(model: model, plan: plan, settings: settings)
+<<<<<<< HEAD
         if let cluster = try Cluster.world(), cluster.size > 1 {
             tuner.cluster = cluster
             print("data parallel: \(cluster.size) ranks of \(Parallel.threadCount) thread(s) each; global batch \(batch)")
         }
         let base = outURL.deletingPathExtension().pathExtension == "weights"
             ? outURL.deletingPathExtension().deletingPathExtension().path : outURL.deletingPathExtension().path
+=======
+>>>>>>> main
         let curves = base + "-curves.svg"
         if tuner.cluster?.isRoot ?? true {
             tuner.callbacks = [ProgressLogger(), CurvesWriter(url: URL(fileURLWithPath: curves),
@@ -142,13 +160,13 @@ struct FinetuneCommand: ParsableCommand {
                                                                   + (weights.map { "from \($0)" } ?? "from scratch"))]
         }
         if let interruption = TestInterruption.fromEnvironment() { tuner.callbacks.append(interruption) }
-        let checkpointDirectory = URL(fileURLWithPath: checkpoints
-            ?? base + ".checkpoints")
         let started = Stopwatch.now()
         let result = try tuner.run(on: dataset, output: outURL, checkpoints: checkpointDirectory, resume: resume)
         let seconds = Stopwatch.now() - started
-        if let reason = result.stopReason { print("stopped: \(reason)") }
-        if !result.skipped.isEmpty { print("skipped \(result.skipped.count) unreadable sample(s) (warned above)") }
+        if !result.skipped.isEmpty {
+            print("skipped \(result.skipped.count) unreadable sample(s) (warned above): trained on \(result.trainingSamples), "
+                + "validated on \(result.validationSamples)")
+        }
         let bestRecord = result.history.first { $0.epoch == result.bestEpoch }
         var summary = "best epoch \(result.bestEpoch) of \(result.history.count): " + String(format: "%@ %.4f", monitorName(result.monitor), result.best)
         if let v = bestRecord?.validation { summary += String(format: ", validation top-1 %.2f%%", 100 * v.top1) }
@@ -161,9 +179,7 @@ struct FinetuneCommand: ParsableCommand {
 
     /// The architecture with a new head for `classes`, and the pre-trained weights loaded around it.
     func buildModel(classes: Int) throws -> (Model, LoadReport?) {
-        var options = ModelOptions()
-        options.channelDivisor = channelDivisor
-        options.hiddenUnits = hiddenUnits
+        let options = twin.applied(to: ModelOptions())
         RandomGenerator.global.reseed(seed)
         return try withFlagHints {
             try NewHeadModel.build(architecture: model, weights: weights.map { URL(fileURLWithPath: $0) },

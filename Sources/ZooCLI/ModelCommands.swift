@@ -20,17 +20,15 @@ struct ModelShapeOptions: ParsableArguments {
     @Option(help: "Classifier output: softmax or none (default: the reference's own).")
     var classifierActivation: String?
 
-    @Option(help: ArgumentHelp("Divide every channel count (narrow twins for tests).", visibility: .hidden))
-    var channelDivisor: Int = 1
+    @OptionGroup var twin: TwinOptions
 
-    @Option(help: ArgumentHelp("Units of hidden dense layers (narrow twins for tests).", visibility: .hidden))
-    var hiddenUnits: Int?
+    func validate() throws {
+        try OptionCheck.inRange(classes, ModelOptions.classesRange, "--classes")
+        _ = try modelOptions()
+    }
 
     func modelOptions() throws -> ModelOptions {
-        var o = ModelOptions(includeTop: !noTop, classes: classes)
-        guard channelDivisor >= 1 else { throw ValidationError("--channel-divisor must be at least 1") }
-        o.channelDivisor = channelDivisor
-        o.hiddenUnits = hiddenUnits
+        var o = twin.applied(to: ModelOptions(includeTop: !noTop, classes: classes))
         if let pooling {
             guard let p = GlobalPooling(rawValue: pooling) else {
                 throw ValidationError("--pooling must be avg or max, got '\(pooling)'")
@@ -38,11 +36,13 @@ struct ModelShapeOptions: ParsableArguments {
             o.pooling = p
         }
         if let inputSize {
-            let parts = inputSize.lowercased().split(separator: "x").compactMap { Int($0) }
-            guard parts.count == 2, parts.allSatisfy({ $0 > 0 }) else {
+            let parts = inputSize.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+            let sides = parts.compactMap { Int($0) }
+            guard parts.count == 2, sides.count == 2 else {
                 throw ValidationError("--input-size must look like 224x224, got '\(inputSize)'")
             }
-            o.inputSize = (parts[0], parts[1])
+            for side in sides { try OptionCheck.inRange(side, ModelOptions.inputSideRange, "--input-size's height and width") }
+            o.inputSize = (sides[0], sides[1])
         }
         o.classifierActivation = try ModelShapeOptions.activation(classifierActivation)
         return o

@@ -25,22 +25,15 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Turn images upright by their EXIF orientation (Keras, PIL and torchvision ignore it).")
     var exif = false
 
-    @Option(help: ArgumentHelp("Divide every channel count (narrow twins for tests).", visibility: .hidden))
-    var channelDivisor = 1
-
-    @Option(help: ArgumentHelp("Units of hidden dense layers (narrow twins for tests).", visibility: .hidden))
-    var hiddenUnits: Int?
+    @OptionGroup var twin: TwinOptions
 
     func validate() throws {
         if let top, top < 1 { throw ValidationError("--top must be at least 1, got \(top)") }
-        guard channelDivisor >= 1 else { throw ValidationError("--channel-divisor must be at least 1") }
     }
 
     func run() throws {
-        var shape = ModelOptions()
-        shape.channelDivisor = channelDivisor
-        shape.hiddenUnits = hiddenUnits
-        let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: shape, applyEXIF: exif)
+        let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: twin.applied(to: ModelOptions()),
+                                          applyEXIF: exif)
         var succeeded = 0
         for path in images {
             let x: Tensor

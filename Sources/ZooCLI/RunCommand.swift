@@ -9,8 +9,8 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Run a model on a preprocessed float32 NHWC .npy batch and write the output as .npy.")
 
-    @Option(help: "Architecture (see `zoo list`).")
-    var model: String
+    @Option(help: "Architecture (see `zoo list`); a weight file's recorded one when omitted.")
+    var model: String?
 
     @Option(help: "Weight file (.h5, .weights.h5, .keras); without it the seeded initial weights are used.")
     var weights: String?
@@ -26,13 +26,21 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var shape: ModelShapeOptions
 
+    func validate() throws {
+        if model == nil && weights == nil { throw ValidationError("give --model (or --weights recording one)") }
+    }
+
     func run() throws {
+        try OptionCheck.outputFile(out, option: "--out")
         let x = try NPY.read(URL(fileURLWithPath: input))
-        guard x.rank == 4 else {
-            throw ValidationError("\(input): expected a (batch, height, width, channels) array, got shape \(x.shape)")
+        guard x.rank == 4, x.shape[0] > 0 else {
+            throw CommandFailure("\(input): expected a (batch, height, width, channels) array of at least one sample, "
+                + "got shape \(x.shape)")
         }
+        StandardError.warnNonFinite(x, source: input)
         let m = try LoadedModel.build(weights: weights, modelName: model, shape: shape.modelOptions(),
                                       inputSize: (x.shape[1], x.shape[2]))
+        try m.checkMemory(batch: x.shape[0], training: false, option: "batch in --input")
         let y = try layer.map { try m.output(at: $0, for: x) } ?? m.predict(x)
         try AtomicFile.write(NPY.encode(y), to: URL(fileURLWithPath: out))
         print("wrote \(out): shape \(y.shape)")

@@ -39,7 +39,7 @@ struct InspectCommand: ParsableCommand {
     }
 }
 
-/// `zoo convert IN OUT --format keras-h5|keras3`.
+/// `zoo convert IN OUT [--format keras-h5|keras3]`.
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert", abstract: "Convert a weight file between Keras legacy .h5 and Keras 3 .weights.h5.")
@@ -50,16 +50,30 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "Output file (Keras 3 needs a name ending in .weights.h5).")
     var output: String
 
-    @Option(help: "Output format: keras-h5 or keras3.")
-    var format: String = "keras-h5"
+    @Option(help: "Output format: keras-h5 or keras3 (default: keras3 for a name ending in .weights.h5, else keras-h5).")
+    var format: String?
 
     @Option(help: "Architecture, when the file does not record it (needed to name Keras 3 keys).")
     var model: String?
 
-    func run() throws {
-        guard let target = SaveFormat(rawValue: format) else {
+    /// The format asked for, else the one the output's name implies.
+    var target: SaveFormat? { format.map { SaveFormat(rawValue: $0) } ?? SaveFormat(fileName: output) }
+
+    func validate() throws {
+        guard let target else {
             throw ValidationError("--format must be one of " + SaveFormat.allCases.map(\.rawValue).joined(separator: ", "))
         }
+        if target == .keras3, !output.hasSuffix(".weights.h5") {
+            throw ValidationError("\(output): a Keras 3 weight file's name must end in .weights.h5 (Keras refuses any other)")
+        }
+        if URL(fileURLWithPath: input).standardizedFileURL == URL(fileURLWithPath: output).standardizedFileURL {
+            throw ValidationError("the output is the input (\(input)); give another output file")
+        }
+    }
+
+    func run() throws {
+        let target = self.target!
+        try OptionCheck.outputFile(output, option: "output")
         let inURL = URL(fileURLWithPath: input), outURL = URL(fileURLWithPath: output)
         let file = try WeightFile.open(inURL)
         if model != nil || file.metadata.architecture != nil {
@@ -68,7 +82,11 @@ struct ConvertCommand: ParsableCommand {
             try m.saveWeights(to: outURL, format: target)
             print(report)
         } else {
-            try WeightWriter.write(file.read(), to: outURL, format: target)
+            do { try WeightWriter.write(file.read(), to: outURL, format: target) } catch {
+                // Without the architecture, layer order and Keras 3 keys come from the file alone.
+                throw CommandFailure("\(error)\n\(input) does not record its architecture; give it with --model "
+                    + "(see `zoo list`) so the layers are named and ordered by the architecture")
+            }
         }
         print("wrote \(output) (\(target.rawValue))")
     }

@@ -1,10 +1,11 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `make demo`'s job, as the built binary runs it.
 final class DemoCommandTests: XCTestCase {
     func testDemoPretrainsSavesReloadsExtractsAndTransfers() throws {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repo = repositoryRoot
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-demo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: out) }
         let r = try ZooBinary.run(["demo", "--data", repo.appendingPathComponent("datasets/digits").path,
@@ -29,7 +30,7 @@ final class DemoCommandTests: XCTestCase {
     /// the same held-out digits. (Bit-identical on the machine that wrote them; another CPU's
     /// kernels round differently, so the figures are compared.)
     func testTheShippedLeNet5WeightsAreReproducedByTheirCommand() throws {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repo = repositoryRoot
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-weights-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: out) }
         let makefile = try String(contentsOf: repo.appendingPathComponent("Makefile"), encoding: .utf8)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `zoo fetch` against tools/serve_weights.py on 127.0.0.1: a clean download, an interrupted one
@@ -10,8 +11,7 @@ final class FetchCommandTests: XCTestCase {
     var cache: URL { directory.appendingPathComponent("cache") }
     var root: URL { directory.appendingPathComponent("root") }
 
-    static let tools = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("tools")
+    static let tools = repositoryRoot.appendingPathComponent("tools")
 
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-fetch-\(UUID().uuidString)")

@@ -1,11 +1,11 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `zoo finetune` as the built binary runs it: LeNet-5 trained from scratch on the bundled digits,
 /// then fine-tuned on a small image folder holding a corrupt image, interrupted and resumed.
 final class FinetuneCommandTests: XCTestCase {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let repo = repositoryRoot
     static let work = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-finetune-\(UUID().uuidString)")
     static var base: URL { work.appendingPathComponent("lenet5-digits.h5") }
     static var folder: URL { work.appendingPathComponent("images") }
@@ -71,7 +71,12 @@ final class FinetuneCommandTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("data: 17 samples of 3 classes"), r.stdout)
         XCTAssertTrue(r.stdout.contains("cached trunk features: 84 per sample below 'f6'"), r.stdout)
         XCTAssertEqual(r.stderr.components(separatedBy: "broken.jpg").count - 1, 1, "warned once: \(r.stderr)")
-        XCTAssertTrue(r.stdout.contains("skipped 1 unreadable sample(s)"), r.stdout)
+        // 17 samples, one unreadable: the counts say what was used.
+        let used = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("skipped 1 unreadable sample(s)") },
+                                 r.stdout)
+        let counts = used.components(separatedBy: "trained on ").last!.components(separatedBy: ", validated on ")
+            .compactMap { Int($0) }
+        XCTAssertEqual(counts.reduce(0, +), 16, String(used))
         XCTAssertTrue(r.stdout.contains("3 classes: Dog, ant, cat; preprocessing tf"), r.stdout)
 
         let p = try ZooBinary.run(["predict", "--weights", out.path, Self.folder.appendingPathComponent("ant/0-0-1.png").path])
@@ -94,6 +99,11 @@ final class FinetuneCommandTests: XCTestCase {
         let checkpoints = Self.work.appendingPathComponent("resumed/model.checkpoints")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: checkpoints.path).filter { $0.hasPrefix("epoch-") },
                        ["epoch-0002"])
+        var changed = common
+        changed[changed.firstIndex(of: "--seed")! + 1] = "10"
+        let refused = try ZooBinary.run(changed + ["--out", resumed.path, "--resume", "--lr", "0.5"])
+        XCTAssertEqual(refused.status, 1, refused.stdout)
+        XCTAssertTrue(refused.stderr.contains("--resume: the checkpoint was written with other --lr, --seed"), refused.stderr)
         let b = try ZooBinary.run(common + ["--out", resumed.path, "--resume"])
         XCTAssertEqual(b.status, 0, b.stderr)
         XCTAssertTrue(b.stdout.contains("after epoch 2"), b.stdout)
@@ -119,6 +129,15 @@ final class FinetuneCommandTests: XCTestCase {
         XCTAssertGreaterThan(percent, 90, "two epochs on the digits: \(top1)")
         XCTAssertEqual(try String(contentsOf: out, encoding: .utf8).split(separator: "\n").count, 11)
         XCTAssertTrue(FileManager.default.fileExists(atPath: Self.work.appendingPathComponent("digits-confusion.png").path))
+    }
+
+    func testResumeWithoutACheckpointFailsBeforeComputingFeatures() throws {
+        let out = Self.work.appendingPathComponent("never-ran/model.h5")
+        let r = try ZooBinary.run(["finetune", "--weights", Self.base.path, "--data", Self.folder.path, "--out", out.path,
+                                   "--resume"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("--resume: no checkpoint in"), r.stderr)
+        XCTAssertFalse(r.stdout.contains("cached trunk features"), r.stdout)
     }
 
     func testMistakesGetClearErrors() throws {

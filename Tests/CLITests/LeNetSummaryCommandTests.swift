@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 
 /// `zoo list` and `zoo summary` for LeNet-5, whose default is 10 classes, not ImageNet's 1000.

@@ -1,23 +1,16 @@
-import Engine
 import Foundation
+import TestSupport
 import WeightIO
 import XCTest
 
 /// `zoo features` and `zoo finetune` under `mpirun -np 2` on this machine (shared memory, as root
 /// with Open MPI's allow-run-as-root settings), against the same commands in one process.
 final class MPICommandTests: XCTestCase {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    static let folder = repo.appendingPathComponent("Tests/Fixtures/images/folder")
-    static let shipped = repo.appendingPathComponent("weights/lenet5-digits.h5")
+    static let folder = fixtureURL("images/folder")
+    static let shipped = repositoryRoot.appendingPathComponent("weights/lenet5-digits.h5")
     var work: URL!
 
-    override func setUpWithError() throws {
-        work = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-mpi-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: work) }
+    override func setUpWithError() throws { work = try temporaryDirectory(self) }
 
     /// `zoo` under `mpirun -np ranks` on this machine.
     func mpirun(_ arguments: [String], ranks: Int = 2, environment: [String: String] = [:]) throws -> ZooBinary.Result {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `zoo list`, `summary`, `inspect` and `convert` as a user runs them.
@@ -13,8 +14,7 @@ final class ModelCommandTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
 
     func fixture(_ path: String) -> String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures").appendingPathComponent(path).path
+        fixtureURL(path).path
     }
 
     func testListShowsEveryArchitectureWithItsReferenceCount() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `zoo predict` on a torchvision-flavour model (its output is logits) whose file has no class
@@ -6,8 +7,7 @@ import XCTest
 /// from any working directory. The file, the expected probabilities and the top-5 indices are
 /// written by tools/make_predict_fixtures.py (a narrow AlexNet twin run by torchvision's pipeline).
 final class PredictImageNetTests: XCTestCase {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let repo = repositoryRoot
     static let fixtures = repo.appendingPathComponent("Tests/Fixtures")
     static let weights = fixtures.appendingPathComponent("predict/alexnet-1000.h5")
     static let images = ["images/rgb.png", "images/gray.png"]

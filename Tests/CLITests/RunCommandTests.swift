@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `zoo run` on the narrow twins' real weight files, against the reference frameworks' outputs.
@@ -13,8 +14,7 @@ final class RunCommandTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
 
     func twin(_ name: String) -> URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/zoo/\(name)")
+        fixtureURL("zoo/\(name)")
     }
 
     /// Float32 .npy values (the test reads the format itself, to check the binary's output independently).

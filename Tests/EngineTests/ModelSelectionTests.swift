@@ -30,6 +30,27 @@ final class ModelSelectionTests: XCTestCase {
         }
     }
 
+    /// Fine-tuning's split: every class with two or more samples validates and trains, a single
+    /// sample trains, and a fraction of 0 holds nothing out.
+    func testStratifiedSplitKeepsSmallClassesOnBothSides() throws {
+        // 50 of class 0, 30 of class 1, 20 of class 2, 1 of class 3, interleaved.
+        let labels: [Int] = (0..<100).map { $0 % 10 < 5 ? 0 : $0 % 10 < 8 ? 1 : 2 } + [3]
+        let split = try Splits.stratified(labels: labels, validationFraction: 0.2, generator: RandomGenerator(seed: 7))
+        assertPartition(split, count: labels.count)
+        func count(_ indices: [Int], _ c: Int) -> Int { indices.filter { labels[$0] == c }.count }
+        XCTAssertEqual([0, 1, 2, 3].map { count(split.validation, $0) }, [10, 6, 4, 0])
+        XCTAssertEqual([0, 1, 2, 3].map { count(split.training, $0) }, [40, 24, 16, 1])
+        XCTAssertNotEqual(split.validation, try Splits.stratified(labels: labels, validationFraction: 0.2,
+                                                                  generator: RandomGenerator(seed: 8)).validation)
+        let small = [0, 0, 1, 1, 1, 2]
+        // round(0.2) = 0, but a class of two or more gives one to validation and keeps one for training.
+        let tiny = try Splits.stratified(labels: small, validationFraction: 0.1, generator: RandomGenerator(seed: 3))
+        XCTAssertEqual(tiny.validation.map { small[$0] }.sorted(), [0, 1])
+        XCTAssertEqual(tiny.training.count, 4)
+        XCTAssertEqual(try Splits.stratified(labels: [0, 0, 1], validationFraction: 0, generator: RandomGenerator(seed: 3)).validation, [])
+        XCTAssertThrowsError(try Splits.stratified(labels: [0], validationFraction: 1, generator: RandomGenerator(seed: 0)))
+    }
+
     func testKFoldFoldsNeverShareASampleAndCoverAll() throws {
         for generator in [nil, RandomGenerator(seed: 4)] {
             let folds = try Splits.kFold(count: 53, folds: 5, generator: generator)

@@ -138,6 +138,21 @@ final class NormalizationTests: XCTestCase {
         XCTAssertEqual(bn.state.map(\.value), after)
     }
 
+    /// The one freeze API reaches a BatchNorm's own flag, which a layer without gamma and beta
+    /// has no parameter to carry.
+    func testSetTrainableFreezesABatchNormWithoutParameters() throws {
+        let bn = batchNorm(2, center: false, scale: false)
+        let model = Sequential(name: "m", [bn])
+        model.setTrainable(false)
+        XCTAssertTrue(bn.isFrozen)
+        let x = randomTensor([4, 2], seed: 15)
+        let before = bn.state.map(\.value)
+        XCTAssertEqual(try model.forward(x, mode: .training), try model.forward(x, mode: .inference))
+        XCTAssertEqual(bn.state.map(\.value), before)
+        model.setTrainable(true)
+        XCTAssertFalse(bn.isFrozen)
+    }
+
     func testWeightsInKerasOrder() {
         XCTAssertEqual(batchNorm(3).weights.map(\.name), ["gamma", "beta", "moving_mean", "moving_variance"])
         XCTAssertEqual(batchNorm(3, center: false).weights.map(\.name), ["gamma", "moving_mean", "moving_variance"])

@@ -57,6 +57,14 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try metrics.add(logits: logits, labels: [0], meanLoss: 0))
     }
 
+    func testANaNScoreIsAMissNotAHit() throws {
+        var metrics = MetricAccumulator(classes: 6)
+        try metrics.add(logits: Tensor(shape: [2, 6], scalars: [.nan, .nan, .nan, .nan, .nan, .nan,
+                                                                 0, .nan, 0, 0, 0, 0]), labels: [0, 1], meanLoss: 0)
+        XCTAssertEqual(metrics.report.top1, 0)
+        XCTAssertEqual(metrics.report.top5, 0)
+    }
+
     /// Inputs whose first feature is the sample's index, so the spy can tell which samples a batch held.
     func indexedData(_ n: Int) throws -> LabeledData {
         try LabeledData(inputs: Tensor(shape: [n, 2], scalars: (0..<n).flatMap { [Float($0), 0] }),
@@ -164,9 +172,10 @@ final class TrainerTests: XCTestCase {
                 return (String(kv[0]), String(kv[1]))
             })
             XCTAssertEqual(fields["epoch"], "\(i + 1)/2")
-            for key in ["loss", "top1", "val_loss", "val_top1", "val_top5", "lr", "samples_per_second", "seconds"] {
+            for key in ["loss", "top1", "val_loss", "val_top1", "lr", "samples_per_second", "seconds"] {
                 XCTAssertNotNil(fields[key].flatMap(Double.init), "\(key) in \(line)")
             }
+            XCTAssertNil(fields["val_top5"], "two classes: top-5 is always 1, so it is not shown")
         }
         let bar = try run(.bar)
         XCTAssert(bar.contains("\r"))

@@ -98,9 +98,9 @@ final class BatchStreamTests: XCTestCase {
         let pipeline = try ImagePipeline(height: 6, width: 6, channels: 3, resize: .direct(.bilinear), preprocessing: .torch)
         let folder = try ImageFolder(root: imageFixture("folder"), pipeline: pipeline)
         let warnings = WarningLog()
-        let split = try StratifiedSplit(labels: folder.labels, validationFraction: 0.25, seed: 1)
+        let split = try Splits.stratified(labels: folder.labels, validationFraction: 0.25, generator: RandomGenerator(seed: 1))
         var seen: [Int] = []
-        for indices in [split.train, split.validation] {
+        for indices in [split.training, split.validation] {
             let stream = try BatchStream(folder, indices: indices, batchSize: 3, logger: warnings.logger)
             for batch in stream {
                 for (row, i) in batch.indices.enumerated() {

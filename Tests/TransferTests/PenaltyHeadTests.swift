@@ -9,8 +9,7 @@ import Zoo
 /// cross-entropy, so after training the lowest penalty names the digit.
 final class PenaltyHeadTests: XCTestCase {
     func testPaperLeNetTrainsSoThatTheLowestPenaltyNamesTheDigit() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let digits = try Digits.loadLeNet(from: root.appendingPathComponent("datasets/digits")).subset(Array(0..<600))
+        let digits = try Digits.loadLeNet(from: repositoryRoot.appendingPathComponent("datasets/digits")).subset(Array(0..<600))
         let data = try TensorDataset(inputs: digits.inputs, labels: digits.labels, classNames: (0..<10).map(String.init))
         RandomGenerator.global.reseed(3)
         let (model, _) = try NewHeadModel.build(architecture: "lenet5-paper", weights: nil, classes: 10)

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestSupport
 import XCTest
 @testable import WeightIO
 
@@ -149,4 +150,35 @@ func oneEntryZip(name: String, content: [UInt8]) -> [UInt8] {
     let end = [0x50, 0x4B, 0x05, 0x06] + le16(0) + le16(0) + le16(1) + le16(1) + le32(UInt32(central.count))
         + le32(UInt32(local.count)) + le16(0)
     return local + central + end
+}
+
+/// Damage that once went unnoticed: a changed weight inside a `.keras` archive, a Keras 3 layer
+/// group that cannot be opened, names long enough to flood an error message.
+final class DamagedWeightFileTests: XCTestCase {
+    func hostile(_ name: String) -> URL { fixtureURL("hostile/\(name)") }
+
+    func testAKerasArchiveEntryFailingItsCRCIsRefusedOnOpen() {
+        let url = hostile("keras3_tiny_bad_crc.keras")
+        guard let error = expectWeightFileError({ _ = try WeightFile.open(url) }) else { return }
+        XCTAssertEqual(error.path, "model.weights.h5")
+        XCTAssertTrue(error.message.contains("the entry is damaged"), "\(error)")
+    }
+
+    func testAKeras3LayerGroupThatCannotBeOpenedIsReportedNotSkipped() {
+        let url = hostile("keras3_tiny_damaged_group.weights.h5")
+        guard let error = expectWeightFileError({ _ = try WeightFile.open(url) }) else { return }
+        XCTAssertTrue(error.path.hasPrefix("/layers/dense"), "\(error)")
+        XCTAssertTrue(error.message.hasPrefix("damaged layer group"), "\(error)")
+    }
+
+    func testErrorsQuotingAMegabyteLayerNameStayShort() throws {
+        let name = String(repeating: "n", count: 1_000_000)
+        let archive = WeightArchive(layers: [LayerWeights(name: name, weights: [NamedTensor(name: "kernel", value: Tensor(zeros: [2, 2]))])])
+        XCTAssertThrowsError(try WeightLoader.load(archive, into: tinyEngineModel(), options: LoadOptions(mode: .byOrder))) { error in
+            XCTAssertLessThan("\(error)".count, 4000, "\(error)".prefix(300) + "...")
+            XCTAssertTrue("\(error)".contains("(1000000 characters)"), "\(error)".prefix(300) + "...")
+        }
+        let long = WeightFileError(file: "x.h5", path: "/" + name, "no layer '\(name)'")
+        XCTAssertLessThan(long.description.count, 3000)
+    }
 }

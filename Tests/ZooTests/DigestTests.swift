@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Zoo
 
@@ -13,9 +14,7 @@ final class DigestTests: XCTestCase {
     func message(_ n: Int) -> Data { Data((0..<n).map { UInt8((31 * $0 + 7) % 251) }) }
 
     func fixture() throws -> Fixture {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/pretrained/digests.json")
-        return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+        try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: fixtureURL("pretrained/digests.json")))
     }
 
     func testDigestsMatchHashlibAcrossBlockBoundaries() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Engine
 @testable import Zoo
@@ -7,9 +8,7 @@ import XCTest
 /// modern form against Keras 3, the paper's form against a PyTorch twin (forward and backward).
 final class LeNet5ParityTests: XCTestCase {
     func fixture(_ path: String) throws -> Tensor {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/zoo/\(path).npy")
-        return try NPY.read(url)
+        try NPY.read(fixtureURL("zoo/\(path).npy"))
     }
 
     /// Sets `parameter` from a fixture, refusing a shape mismatch.

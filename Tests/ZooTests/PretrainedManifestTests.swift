@@ -1,11 +1,11 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Zoo
 
 /// The shipped manifest of hosted ImageNet weights, its loader's checks, and the fetcher's paths.
 final class PretrainedManifestTests: XCTestCase {
-    let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    let repository = repositoryRoot
 
     /// The binary's built-in copy is weights/ byte for byte (tools/make_weights_manifest.py writes both).
     func testBuiltInCopyIsTheShippedFiles() throws {

@@ -156,6 +156,7 @@ public enum Activation: Equatable, Sendable {
 /// A standalone activation layer (Keras `Activation`, `ReLU`, `LeakyReLU`, `Softmax`).
 public final class ActivationLayer: Layer {
     public let name: String
+    public var kerasClassName: String { "Activation" }
     public let activation: Activation
     private var savedOutput: Tensor?
 

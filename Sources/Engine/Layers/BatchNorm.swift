@@ -21,6 +21,7 @@ public enum BatchNormConvention: Sendable {
 /// relies on it, since a small new dataset's batch statistics would wreck the trunk's features.
 public final class BatchNorm: Layer {
     public let name: String
+    public var kerasClassName: String { "BatchNormalization" }
     public let channels: Int
     public let epsilon: Float
     /// Weight of the old running value (Keras) or of the new batch value (PyTorch); see `convention`.

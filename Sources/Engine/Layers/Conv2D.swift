@@ -9,6 +9,8 @@
 /// masked-out elements are left out of the parameter counts. Without a mask nothing changes.
 public final class Conv2D: Layer {
     public let name: String
+    /// Per output pixel, every kernel element of the filters (a masked kernel's missing connections do no work).
+    public func multiplyAccumulates(outputShape: [Int]) -> Int { outputShape[1] * outputShape[2] * kernel.weightCount }
     public let inputChannels: Int
     public let filters: Int
     public let kernelSize: (height: Int, width: Int)

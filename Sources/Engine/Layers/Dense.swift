@@ -4,6 +4,7 @@
 /// `bias` (out). An optional fused activation makes the layer's output Keras's (`fc2` includes ReLU).
 public final class Dense: Layer {
     public let name: String
+    public func multiplyAccumulates(outputShape: [Int]) -> Int { inputFeatures * units }
     public let inputFeatures: Int
     public let units: Int
     public let activation: Activation

@@ -7,6 +7,8 @@
 /// makes them a trainable parameter instead.
 public final class EuclideanRBF: Layer {
     public let name: String
+    /// One squared difference per input feature and unit.
+    public func multiplyAccumulates(outputShape: [Int]) -> Int { inputFeatures * units }
     public let inputFeatures: Int
     public let units: Int
     public let centers: Parameter

@@ -39,6 +39,7 @@ struct PoolWindow {
 /// and Keras's `same`. Backward sends each window's gradient to its first maximum, as PyTorch does.
 public final class MaxPool2D: Layer {
     public let name: String
+    public var kerasClassName: String { "MaxPooling2D" }
     let window: PoolWindow
     private var saved: (plan: PoolPlan, argmax: [Int32])?
 
@@ -92,6 +93,7 @@ public final class MaxPool2D: Layer {
 /// Keras 3 on the torch backend replicates the edge instead when the `same` padding is uneven).
 public final class AvgPool2D: Layer {
     public let name: String
+    public var kerasClassName: String { "AveragePooling2D" }
     public let countIncludePad: Bool
     let window: PoolWindow
     private var savedPlan: PoolPlan?

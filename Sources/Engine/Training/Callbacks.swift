@@ -84,7 +84,7 @@ public final class EarlyStopping: CheckpointableCallback {
         guard wait >= patience else { return }
         stoppedEpoch = record.epoch
         trainer.stop(reason: "early stopping: \(monitor.rawValue) has not improved for \(wait) epochs since epoch "
-            + "\(bestEpoch) (best \(best))")
+            + "\(bestEpoch) (best " + String(format: "%.6g", best) + ")")
         if restoreBest && !bestWeights.isEmpty {
             let weights = trainer.model.allWeights
             guard weights.count == bestWeights.count, zip(weights, bestWeights).allSatisfy({ $0.shape == $1.shape }) else {

@@ -93,7 +93,8 @@ public struct MetricAccumulator {
             var better = 0, argmax = 0
             let target = r[label]
             for c in 0..<classes {
-                if r[c] > target || (r[c] == target && c < label) { better += 1 }
+                // A NaN score ranks below everything: a NaN row is a miss, never a hit.
+                if r[c] > target || (r[c] == target && c < label) || (target.isNaN && c != label) { better += 1 }
                 if r[c] > r[argmax] { argmax = c }
             }
             if better == 0 { top1Hits += 1 }

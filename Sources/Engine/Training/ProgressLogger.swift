@@ -72,8 +72,9 @@ public final class ProgressLogger: TrainingCallback {
                       String(format: "loss=%.6f", record.training.loss),
                       String(format: "top1=%.4f", record.training.top1)]
         if let v = record.validation {
-            fields += [String(format: "val_loss=%.6f", v.loss), String(format: "val_top1=%.4f", v.top1),
-                       String(format: "val_top5=%.4f", v.top5)]
+            fields += [String(format: "val_loss=%.6f", v.loss), String(format: "val_top1=%.4f", v.top1)]
+            // With 5 classes or fewer every label is in the top 5: the figure would always be 1.
+            if v.confusion.count > 5 { fields.append(String(format: "val_top5=%.4f", v.top5)) }
         }
         fields += [String(format: "lr=%g", record.learningRate), String(format: "samples_per_second=%.1f", samplesPerSecond),
                    String(format: "seconds=%.3f", record.seconds)]

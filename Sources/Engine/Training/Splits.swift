@@ -23,13 +23,19 @@ public enum Splits {
     }
 
     /// A split holding out round(validationFraction * n_c) of each class's n_c samples, so both
-    /// sides keep the class proportions.
+    /// sides keep the class proportions; but at least one when a class has two or more (so every
+    /// class is validated) and never all of them (so every class is trained on); a class with a
+    /// single sample stays in training. A fraction of 0 holds nothing out.
     public static func stratified(labels: [Int], validationFraction: Double, generator: RandomGenerator) throws -> Split {
-        try requireFraction(validationFraction, count: labels.count)
+        guard validationFraction >= 0, validationFraction < 1 else {
+            throw TrainingError("validation fraction \(validationFraction); expected 0 <= fraction < 1")
+        }
         var training: [Int] = [], validation: [Int] = []
         for var members in membersByClass(labels) {
             generator.shuffle(&members)
-            let held = Int((validationFraction * Double(members.count)).rounded())
+            var held = Int((validationFraction * Double(members.count)).rounded())
+            if validationFraction > 0 && members.count >= 2 { held = min(max(held, 1), members.count - 1) }
+            if members.count < 2 { held = 0 }
             validation += members[..<held]
             training += members[held...]
         }

@@ -24,7 +24,7 @@ public struct FreezePlan {
     public init(model: Model, newLayers: Set<String>, pretrained: Bool = true, trainableFrom: String? = nil,
                 freezeUntil: String? = nil) throws {
         if trainableFrom != nil && freezeUntil != nil {
-            throw TransferError("give --trainable-from or --freeze-until, not both")
+            throw TransferError("trainableFrom and freezeUntil both given; give one of them")
         }
         let order = model.network.allLayers
         var opensAt = order.count  // the first position of a pre-trained layer that trains
@@ -52,14 +52,8 @@ public struct FreezePlan {
 
     /// Sets every parameter's `trainable` flag as planned.
     public func apply() {
-        for layer in frozen { FreezePlan.set(layer, trainable: false) }
-        for layer in trainable { FreezePlan.set(layer, trainable: true) }
-    }
-
-    /// A BatchNorm without gamma and beta carries its frozen flag itself.
-    static func set(_ layer: Layer, trainable: Bool) {
-        if let norm = layer as? BatchNorm { norm.isFrozen = !trainable }
-        for p in layer.parameters { p.trainable = trainable }
+        for layer in frozen { layer.setTrainable(false) }
+        for layer in trainable { layer.setTrainable(true) }
     }
 
     /// Weights that train.

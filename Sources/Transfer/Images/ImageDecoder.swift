@@ -1,4 +1,5 @@
 import CImageCodecs
+import Engine
 import Foundation
 
 /// Why an image could not be read; the description names the file.
@@ -50,7 +51,7 @@ public enum ImageDecoder {
     public static func decode(contentsOf url: URL, channels: Int = 3, applyEXIF: Bool = false) throws -> PixelImage {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw ImageError(file: url.path, .unreadable, (error as NSError).localizedDescription)
+            throw ImageError(file: url.path, .unreadable, unreadableReason(url, error))
         }
         return try decode(data, name: url.path, channels: channels, applyEXIF: applyEXIF)
     }

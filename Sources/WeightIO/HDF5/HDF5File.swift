@@ -1,4 +1,5 @@
 import CHDF5
+import Engine
 import Foundation
 
 /// An HDF5 file open for reading, or an HDF5 image being built in memory for writing.
@@ -101,7 +102,7 @@ enum FileSignature: Equatable {
     static func sniff(_ url: URL, name: String) throws -> FileSignature {
         let handle: FileHandle
         do { handle = try FileHandle(forReadingFrom: url) } catch {
-            throw WeightFileError(file: name, path: "/", "cannot open the file for reading (\(describe(error)))")
+            throw WeightFileError(file: name, path: "/", "cannot open the file for reading (\(unreadableReason(url, error)))")
         }
         defer { try? handle.close() }
         let size: UInt64

@@ -1,35 +1,8 @@
 import Engine
 import Foundation
 
-/// A layer type that names the Keras class it stands for, when its Swift name does not
-/// (the Keras class decides the layer's key in Keras 3 files).
-public protocol KerasClassNamed {
-    static var kerasClassName: String { get }
-}
-
 /// How Keras names things in weight files.
 public enum KerasNaming {
-    /// Engine types whose Swift names differ from the Keras class they implement.
-    static let classAliases: [String: String] = [
-        "BatchNorm": "BatchNormalization",
-        "MaxPool2D": "MaxPooling2D",
-        "AvgPool2D": "AveragePooling2D",
-        "AveragePool2D": "AveragePooling2D",
-        "GlobalAvgPool2D": "GlobalAveragePooling2D",
-        "GlobalAveragePool2D": "GlobalAveragePooling2D",
-        "GlobalMaxPool2D": "GlobalMaxPooling2D",
-        "ZeroPadding": "ZeroPadding2D",
-        "ActivationLayer": "Activation",
-    ]
-
-    /// The Keras class `layer` implements: its `KerasClassNamed` answer, else its Swift type
-    /// name through `classAliases`.
-    public static func kerasClassName(of layer: Layer) -> String {
-        if let named = type(of: layer) as? KerasClassNamed.Type { return named.kerasClassName }
-        let swiftName = String(describing: type(of: layer))
-        return classAliases[swiftName] ?? swiftName
-    }
-
     /// Keras's `to_snake_case`: `Conv2D` -> `conv2d`, `BatchNormalization` -> `batch_normalization`.
     public static func snakeCase(_ name: String) -> String {
         var s = name.filter { $0.isLetter || $0.isNumber || $0 == "_" }
@@ -54,7 +27,7 @@ public enum KerasNaming {
         // Weighted leaves in the reference's order; weightless layers take no key, and the
         // classes that hold weights (conv2d, dense, batch_normalization) never go without.
         for layer in ModelWeights.weightedLayers(model) where layer.sublayers.isEmpty {
-            let base = snakeCase(kerasClassName(of: layer))
+            let base = snakeCase(layer.kerasClassName)
             let n = used[base, default: -1] + 1
             used[base] = n
             if !layer.weights.isEmpty { keys[ObjectIdentifier(layer)] = n == 0 ? base : "\(base)_\(n)" }

@@ -1,3 +1,5 @@
+import Engine
+
 /// How weights are matched to a model's layers.
 public enum LoadMode: String, Sendable, CaseIterable {
     /// By name when the file's layer names are the model's, otherwise by order; any mismatch
@@ -106,19 +108,21 @@ public struct LoadReport: Equatable, CustomStringConvertible {
     }
 
     public var description: String {
+        // Names come from the file and may be of any length.
+        func joined(_ names: [String]) -> String { names.map { excerpt($0) }.joined(separator: ", ") }
         var lines = ["Loaded \(file)" + (format.map { " (\($0))" } ?? "") + " \(matching.rawValue)"
                      + (requested == .strict ? " (strict)" : requested == .skipMismatch ? " (skipping mismatches)" : "")
                      + ": \(loaded.count) layer\(loaded.count == 1 ? "" : "s") loaded"]
         let renamed = loaded.filter { $0.layer != $0.fileLayer }
         if !renamed.isEmpty {
-            lines.append("  matched across names: " + renamed.map { "\($0.layer) <- \($0.fileLayer)" }.joined(separator: ", "))
+            lines.append("  matched across names: " + joined(renamed.map { "\($0.layer) <- \(excerpt($0.fileLayer))" }))
         }
-        if !fresh.isEmpty { lines.append("  new, left as built: " + fresh.joined(separator: ", ")) }
-        if !inFileNotInModel.isEmpty { lines.append("  in the file, not in the model: " + inFileNotInModel.joined(separator: ", ")) }
-        if !inModelNotInFile.isEmpty { lines.append("  in the model, not in the file: " + inModelNotInFile.joined(separator: ", ")) }
+        if !fresh.isEmpty { lines.append("  new, left as built: " + joined(fresh)) }
+        if !inFileNotInModel.isEmpty { lines.append("  in the file, not in the model: " + joined(inFileNotInModel)) }
+        if !inModelNotInFile.isEmpty { lines.append("  in the model, not in the file: " + joined(inModelNotInFile)) }
         for m in countMismatches {
             lines.append("  weight count mismatch: \(m.layer) has \(m.expected.count) (\(m.expected.joined(separator: ", "))), "
-                         + "file layer \(m.fileLayer) at \(m.path) has \(m.found.count) (\(m.found.joined(separator: ", ")))")
+                         + "file layer \(excerpt(m.fileLayer)) at \(m.path) has \(m.found.count) (\(m.found.joined(separator: ", ")))")
         }
         for m in shapeMismatches {
             lines.append("  shape mismatch: \(m.layer).\(m.weight) expects \(shapeText(m.expected)), "

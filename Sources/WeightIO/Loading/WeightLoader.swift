@@ -63,22 +63,13 @@ public enum WeightLoader {
                                   + "were loaded, so the model is partly loaded: \(describe(error))", report: plan.report)
         }
         for a in plan.assignments {
-            let (nan, infinite) = nonFiniteCounts(a.parameter.value)
+            let (nan, infinite) = a.parameter.value.nonFiniteCounts
             if nan + infinite > 0 {
                 plan.report.nonFinite.append(.init(layer: a.layer, weight: a.parameter.name, path: a.weight.path,
                                                    nanCount: nan, infinityCount: infinite))
             }
         }
         return plan.report
-    }
-
-    static func nonFiniteCounts(_ t: Tensor) -> (nan: Int, infinite: Int) {
-        var nan = 0, infinite = 0
-        let p = t.data
-        for i in 0..<t.count where !p[i].isFinite {
-            if p[i].isNaN { nan += 1 } else { infinite += 1 }
-        }
-        return (nan, infinite)
     }
 }
 
@@ -293,6 +284,7 @@ private struct Plan {
     }
 
     func list(_ names: [String]) -> String {
-        names.count <= 8 ? names.joined(separator: ", ") : names.prefix(8).joined(separator: ", ") + ", ... (\(names.count))"
+        let shown = names.prefix(8).map { excerpt($0) }.joined(separator: ", ")
+        return names.count <= 8 ? shown : shown + ", ... (\(names.count))"
     }
 }

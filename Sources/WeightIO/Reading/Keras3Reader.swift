@@ -1,3 +1,5 @@
+import Engine
+
 /// Keras 3 `.weights.h5`: `layers/<key>/vars/<i>`.
 ///
 /// `<key>` is the snake_case class name plus a per-class counter in `model.layers` order
@@ -19,10 +21,23 @@ enum Keras3Reader {
     private static func collect(_ group: HDF5Group, prefix: String, into found: inout [StoredLayer],
                                 limits: ReadLimits) throws {
         for key in try group.memberNames().sorted(by: keyOrder) {
-            let layerGroup = try group.group(key)
+            let layerGroup: HDF5Group
+            do { layerGroup = try group.group(key) } catch let e as WeightFileError {
+                throw WeightFileError(file: e.file, path: e.path, "damaged layer group: \(e.message)")
+            }
             let fullKey = prefix.isEmpty ? key : prefix + "/" + key
-            if layerGroup.containsGroup("vars") {
-                let vars = try layerGroup.group("vars")
+            // Listed, not probed: a member that fails to open is damage to report, not a layer to skip.
+            let members = try layerGroup.memberNames()
+            let nestedGroups = layersGroupNames.filter(members.contains)
+            guard members.contains("vars") || !nestedGroups.isEmpty else {
+                throw layerGroup.error("damaged layer group: expected a 'vars' group (Keras 3 writes one for every "
+                                       + "layer), found " + (members.isEmpty ? "no members" : "members " + members.map { "'\(excerpt($0))'" }.prefix(5).joined(separator: ", ")))
+            }
+            if members.contains("vars") {
+                let vars: HDF5Group
+                do { vars = try layerGroup.group("vars") } catch let e as WeightFileError {
+                    throw WeightFileError(file: e.file, path: e.path, "damaged layer group: \(e.message)")
+                }
                 let indices = try vars.memberNames()
                 let numbers = indices.compactMap { Int($0) }.sorted()
                 guard numbers.count == indices.count, numbers == Array(0..<numbers.count) else {
@@ -35,11 +50,11 @@ enum Keras3Reader {
                 }
                 let name = try vars.stringAttribute("name") ?? fullKey
                 // A nested model's own `vars` is usually empty; its layers carry the weights.
-                if !weights.isEmpty || !layerGroup.containsGroup("layers") {
+                if !weights.isEmpty || nestedGroups.isEmpty {
                     found.append(StoredLayer(name: name, keras3Key: fullKey, path: vars.path, weights: weights))
                 }
             }
-            for nested in layersGroupNames where layerGroup.containsGroup(nested) {
+            for nested in nestedGroups {
                 try collect(layerGroup.group(nested), prefix: fullKey, into: &found, limits: limits)
             }
         }

@@ -1,4 +1,5 @@
 import XCTest
+@_exported import TestSupport
 @testable import Engine
 
 /// Finite-difference gradient checks for layers.
@@ -88,22 +89,3 @@ func distinctTensor(_ shape: [Int], seed: UInt64 = 1, gap: Float = 0.05) -> Tens
     return Tensor(shape: shape, scalars: order.map { Float($0) * gap - offset })
 }
 
-/// Location of the committed fixtures (written by tools/ scripts from PyTorch and Keras).
-func fixtureURL(_ relative: String) -> URL {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent(relative)
-}
-
-/// Asserts max |a - b| <= tolerance * max(1, max |b|).
-func assertClose(_ a: Tensor, _ b: Tensor, relative tolerance: Float = 1e-4, _ what: String = "",
-                 file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(a.shape, b.shape, "\(what): shapes differ", file: file, line: line)
-    guard a.shape == b.shape else { return }
-    var maxDiff: Float = 0, scale: Float = 1
-    for i in 0..<a.count {
-        maxDiff = max(maxDiff, abs(a[flat: i] - b[flat: i]))
-        scale = max(scale, abs(b[flat: i]))
-    }
-    XCTAssertLessThanOrEqual(maxDiff, tolerance * scale, "\(what): max abs diff \(maxDiff), scale \(scale)",
-                             file: file, line: line)
-}

@@ -4,23 +4,13 @@ import XCTest
 
 /// The repository's bundled digits (datasets/digits), found from this file's path.
 func digitsDirectory() -> URL {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("datasets/digits")
+    repositoryRoot.appendingPathComponent("datasets/digits")
 }
 
 private let loadedDigits = Result { try Digits.load(from: digitsDirectory()) }
 
 /// The raw digits (n, 8, 8, 1), read once per test process.
 func bundledDigits() throws -> LabeledData { try loadedDigits.get() }
-
-/// A fresh empty directory under the temporary directory, removed when the test ends.
-func temporaryDirectory(_ test: XCTestCase, _ name: String = #function) throws -> URL {
-    let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("convzoo-\(name.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    test.addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-    return url
-}
 
 /// A multilayer perceptron `widths[0] -> ... -> widths.last`, hidden layers with `activation` and
 /// optional dropout, the output linear (logits). Weights drawn from a generator seeded with `seed`.

@@ -2,12 +2,7 @@ import Engine
 import Foundation
 @testable import Transfer
 import XCTest
-
-/// A file under Tests/Fixtures/.
-func fixtureURL(_ relative: String) -> URL {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent(relative)
-}
+@_exported import TestSupport
 
 /// A file in Tests/Fixtures/images/.
 func imageFixture(_ name: String) -> URL { fixtureURL("images/" + name) }

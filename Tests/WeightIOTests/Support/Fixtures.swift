@@ -1,26 +1,16 @@
 import Engine
 import Foundation
 import XCTest
+@_exported import TestSupport
 @testable import WeightIO
 
 /// A file under Tests/Fixtures/weights.
-func weightFixture(_ name: String) -> URL {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/weights").appendingPathComponent(name)
-}
+func weightFixture(_ name: String) -> URL { fixtureURL("weights/" + name) }
 
 /// The float32 values Keras held, written by tools/make_weight_fixtures.py as
 /// `expected_<set>/<layer>_<weight>.npy`.
 func expectedWeight(_ set: String, _ layer: String, _ weight: String) throws -> Tensor {
     try NPY.read(weightFixture("expected_\(set)/\(layer)_\(weight).npy"))
-}
-
-/// A fresh empty directory, removed when the test ends.
-func temporaryDirectory(_ test: XCTestCase) throws -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("convzoo-weightio-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    test.addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-    return dir
 }
 
 /// The WeightFileError `body` throws; fails the test when it throws nothing or something else.

@@ -6,8 +6,8 @@ import XCTest
 /// A stand-in with BatchNormalization's weights (gamma, beta trainable; moving statistics as
 /// state), so loading is tested on a layer with state before the engine has BatchNorm. It only
 /// holds weights: forward is the identity.
-final class WeightsOnlyBatchNorm: Layer, KerasClassNamed {
-    static let kerasClassName = "BatchNormalization"
+final class WeightsOnlyBatchNorm: Layer {
+    var kerasClassName: String { "BatchNormalization" }
     let name: String
     let gamma, beta, movingMean, movingVariance: Parameter
 
