@@ -17,26 +17,3 @@ final class CurvesWriter: TrainingCallback {
         try AtomicFile.write(Data(TrainingCurvesPlot.svg(trainer.history, title: title).utf8), to: url)
     }
 }
-<<<<<<< HEAD
-
-/// Kills the process abruptly (SIGKILL, no clean-up) once epoch `epoch`'s checkpoint is written and
-/// the next epoch has begun: tests use it to interrupt a fine-tune at a known point and resume it.
-/// Set by the environment variable `ZOO_TEST_KILL_AFTER_EPOCH`; under mpirun only the rank
-/// `ZOO_TEST_KILL_RANK` names (default 0) is killed.
-final class TestInterruption: TrainingCallback {
-    let epoch: Int
-
-    init(epoch: Int) { self.epoch = epoch }
-
-    static func fromEnvironment() -> TestInterruption? {
-        let env = ProcessInfo.processInfo.environment
-        guard (Launch.current?.rank ?? 0) == env["ZOO_TEST_KILL_RANK"].flatMap(Int.init) ?? 0 else { return nil }
-        return env["ZOO_TEST_KILL_AFTER_EPOCH"].flatMap(Int.init).map(TestInterruption.init)
-    }
-
-    func batchEnded(_ trainer: Trainer, _ batch: BatchRecord) throws {
-        if batch.epoch == epoch + 1 { kill(getpid(), SIGKILL) }
-    }
-}
-=======
->>>>>>> main

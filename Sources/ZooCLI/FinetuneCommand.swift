@@ -144,15 +144,10 @@ struct FinetuneCommand: ParsableCommand {
         settings.seed = seed
         settings.cacheFeatures = !noFeatureCache
         let tuner = FineTuner(model: model, plan: plan, settings: settings)
-<<<<<<< HEAD
         if let cluster = try Cluster.world(), cluster.size > 1 {
             tuner.cluster = cluster
             print("data parallel: \(cluster.size) ranks of \(Parallel.threadCount) thread(s) each; global batch \(batch)")
         }
-        let base = outURL.deletingPathExtension().pathExtension == "weights"
-            ? outURL.deletingPathExtension().deletingPathExtension().path : outURL.deletingPathExtension().path
-=======
->>>>>>> main
         let curves = base + "-curves.svg"
         if tuner.cluster?.isRoot ?? true {
             tuner.callbacks = [ProgressLogger(), CurvesWriter(url: URL(fileURLWithPath: curves),

@@ -118,19 +118,13 @@ public final class FineTuner {
         model.classNames = dataset.classNames
         try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
         plan.apply()
-<<<<<<< HEAD
         if let cluster {
             // Every rank starts from rank 0's weights, whatever each read or initialized.
             for weight in model.network.allWeights { try cluster.broadcast(&weight.value) }
         }
-        let split = try StratifiedSplit(labels: dataset.labels, validationFraction: settings.validationFraction,
-                                        seed: settings.seed)
-        log("data: \(dataset.count) samples of \(classes) classes; \(split.train.count) for training, "
-=======
         let split = try Splits.stratified(labels: dataset.labels, validationFraction: settings.validationFraction,
                                           generator: RandomGenerator(seed: settings.seed))
         log("data: \(dataset.count) samples of \(classes) classes; \(split.training.count) for training, "
->>>>>>> main
             + "\(split.validation.count) for validation (stratified, seed \(settings.seed))")
         if settings.earlyStopPatience != nil && split.validation.isEmpty {
             throw TransferError("early stopping watches the validation loss; give a validation split above 0")
@@ -158,12 +152,8 @@ public final class FineTuner {
         if let patience = settings.earlyStopPatience {
             all.append(EarlyStopping(monitor: .validationLoss, patience: patience, restoreBest: true))
         }
-<<<<<<< HEAD
-        if writes { all.append(Checkpointer(directory: checkpoints, keep: 1)) }
-=======
         all.append(RecordedSettings(settings))
-        all.append(Checkpointer(directory: checkpoints, keep: 1))
->>>>>>> main
+        if writes { all.append(Checkpointer(directory: checkpoints, keep: 1)) }
         // The head's kind picks the loss and how scores rank: LeNet-5's RBF penalties train as a
         // softmax over the negated penalties, lowest penalty first.
         let head = model.headOutput ?? .logits
@@ -172,15 +162,8 @@ public final class FineTuner {
                                                                    evaluationBatchSize: settings.batchSize),
                               augmentations: augmentations, callbacks: all)
         trainer.headOutput = head
-<<<<<<< HEAD
         trainer.cluster = cluster
-        if resume {
-            guard let latest = Checkpointer.latest(in: checkpoints) else {
-                throw TransferError("--resume: no checkpoint in \(checkpoints.path)")
-            }
-=======
         if resume, let latest {
->>>>>>> main
             try trainer.resume(from: latest)
             log("resumed from \(latest.path) after epoch \(trainer.epoch)")
         } else if writes {
