@@ -62,8 +62,8 @@ extension Model {
         return (model, report)
     }
 
-    /// Loads weights from `url` (Keras legacy `.h5`, Keras 3 `.weights.h5` or `.keras`, ConvZoo files),
-    /// in Keras's layer order when matching by position, and takes the file's class names,
+    /// Loads weights from `url` (Keras legacy `.h5`, Keras 3 `.weights.h5` or `.keras`, ConvZoo files,
+    /// Caffe `.caffemodel`), in Keras's layer order when matching by position, and takes the file's class names,
     /// preprocessing and resize transform.
     ///
     /// A file written for the other flavour of the same network (torchvision's `resnet50` into
@@ -86,6 +86,13 @@ extension Model {
         var options = options
         if let legacy = definition.legacyNames, options.renameFileLayer == nil, legacy.matches(file.layers.map(\.name)) {
             options.renameFileLayer = legacy.rename
+        }
+        if file.format == .caffe, options.mode == .strict {
+            // A Caffe net is matched by layer name only (its file order is Caffe's, not Keras's), and
+            // may hold layers the inference model lacks (bvlc_googlenet's auxiliary classifiers,
+            // reported as in the file only); strict still means every model layer gets its weights.
+            options.mode = .byName
+            options.minimumMatchedShare = 1
         }
         do {
             let report = try WeightLoader.load(file, into: network, options: options)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes Tests/Fixtures/pretrained/digests.json: hashlib's md5 and sha256 of test messages, which
-Tests/ZooTests/DigestTests.swift checks ConvZoo's own MD5 and SHA-256 against.
+"""Writes Tests/Fixtures/pretrained/digests.json: hashlib's md5, sha1 and sha256 of test messages, which
+Tests/ZooTests/DigestTests.swift checks ConvZoo's own MD5, SHA-1 and SHA-256 against.
 
 Message of length n: bytes (31 * i + 7) % 251 for i in 0..<n. The lengths straddle the 64-byte
 block and the 55/56-byte padding boundaries, and reach past several blocks.
@@ -20,7 +20,7 @@ def message(n):
 
 
 def main():
-    cases = [{"length": n, "md5": hashlib.md5(message(n)).hexdigest(), "sha256": hashlib.sha256(message(n)).hexdigest()}
+    cases = [{"length": n, "md5": hashlib.md5(message(n)).hexdigest(), "sha1": hashlib.sha1(message(n)).hexdigest(), "sha256": hashlib.sha256(message(n)).hexdigest()}
              for n in LENGTHS]
     out = os.path.join(ROOT, "Tests", "Fixtures", "pretrained", "digests.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)

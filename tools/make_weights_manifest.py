@@ -12,6 +12,11 @@ own sources, so regenerating after an upgrade picks up whatever they changed.
   checks with `check_hash=True`; torchvision records no full sha256, so the manifest has none.
   `resize_transform` is the enum's ImageClassification preset: resize `resize_size`, centre crop
   `crop_size` (V1: resize256-crop224; the ResNet V2 recipes: resize232-crop224).
+- The Caffe model zoo (BVLC/caffe models/bvlc_alexnet/readme.md and models/bvlc_googlenet/readme.md):
+  Caffe is not installed, so CAFFE below quotes each readme's front matter (caffemodel_url, sha1,
+  caffe_commit) and its stated centre-crop top-1 accuracy; the transform is what the zoo's
+  alexnet-caffe and googlenet-caffe models record. Caffe's 1000 outputs are the ILSVRC-2012 synsets
+  in the same order as torchvision's categories.
 - The class list: `torchvision.models._meta._IMAGENET_CATEGORIES`, index order, one name a line.
 
 It also writes Zoo/Pretrained/EmbeddedManifest.swift, the same two files as string literals, so the
@@ -41,6 +46,12 @@ TORCHVISION = [("alexnet", "AlexNet_Weights"), ("vgg16-bn", "VGG16_BN_Weights"),
                ("googlenet", "GoogLeNet_Weights"), ("resnet18", "ResNet18_Weights"), ("resnet34", "ResNet34_Weights"),
                ("resnet50", "ResNet50_Weights"), ("resnet101", "ResNet101_Weights"),
                ("resnet152", "ResNet152_Weights")]
+# zoo architecture name -> (BVLC model, caffemodel_url, sha1, caffe_commit, top-1 %, input side), from
+# BVLC/caffe models/<model>/readme.md.
+CAFFE = [("alexnet-caffe", "bvlc_alexnet", "http://dl.caffe.berkeleyvision.org/bvlc_alexnet.caffemodel",
+          "9116a64c0fbe4459d18f4bb6b56d647b63920377", "709dc15af4a06bebda027c1eb2b3f3e3375d5077", "57.1", 227),
+         ("googlenet-caffe", "bvlc_googlenet", "http://dl.caffe.berkeleyvision.org/bvlc_googlenet.caffemodel",
+          "405fc5acd08a3bb12de8ee5e23a96bec22f08204", "bc614d1bd91896e3faceaf40b23b72dab47d44f5", "68.7", 224)]
 # torch.hub's own pattern for the hash in a file name (torch/hub.py HASH_REGEX).
 HASH_REGEX = re.compile(r"-([a-f0-9]*)\.")
 
@@ -212,6 +223,25 @@ def torchvision_entries():
     return entries
 
 
+def caffe_entries():
+    return [{
+        "name": arch,
+        "architecture": arch,
+        "source": "caffe",
+        "reference": f"BVLC/caffe models/{model} (caffe_commit {commit[:7]})",
+        "format": "caffemodel",
+        "url": url,
+        "file_name": url.rsplit("/", 1)[1],
+        "sha1": sha1,
+        "preprocessing": "caffe",
+        "resize_transform": f"resize256-crop{side}",
+        "input_size": [side, side, 3],
+        "include_top": True,
+        "classes": CLASSES_FILE,
+        "imagenet_top1": top1,
+    } for arch, model, url, sha1, commit, top1, side in CAFFE]
+
+
 def class_names():
     from torchvision.models._meta import _IMAGENET_CATEGORIES
     names = list(_IMAGENET_CATEGORIES)
@@ -236,7 +266,7 @@ def main():
         "sources": {"keras": package_version("keras"), "torchvision": package_version("torchvision")},
         "class_lists": {CLASSES_FILE: {"count": len(names),
                                        "source": "torchvision.models._meta._IMAGENET_CATEGORIES"}},
-        "weights": keras_entries() + torchvision_entries(),
+        "weights": keras_entries() + torchvision_entries() + caffe_entries(),
     }
     seen = set()
     for e in manifest["weights"]:

@@ -561,7 +561,9 @@ def keras_twin(name, spec, build, taps, seed, size, channels=3, legacy=True):
            activation="softmax", total=total)
 
 
-def caffe_twin(name, spec, build, layers_of, seed, size, pixel_scale):
+def caffe_twin(name, spec, build, layers_of, seed, size, pixel_scale, write=True):
+    """Writes the twin's fixtures; with write=False only returns (model, input, logits), as
+    tools/make_caffe_fixtures.py rebuilds the same seeded network to store it as a caffemodel."""
     rng = np.random.default_rng(seed)
     model = build()
     init_torch(model, rng, None)
@@ -575,6 +577,8 @@ def caffe_twin(name, spec, build, layers_of, seed, size, pixel_scale):
         classifier.bias.div_(spread)
     logits, _ = run_torch(model, x, {})
     tapped = dict(model.seen)  # the forward records its taps
+    if not write:
+        return model, x, logits
     model.lrn = False
     without_lrn, _ = run_torch(model, x, {})
     model.lrn = True
@@ -704,7 +708,7 @@ def lenet5_twin(seed):
     keras_twin("lenet5", spec, lambda: keras_lenet5(CLASSES), ["s4", "c5", "f6"], seed, 32, channels=1)
 
 
-def alexnet_caffe_twin(seed, d, size):
+def alexnet_caffe_twin(seed, d, size, write=True):
     # pool5 output side for this input (Caffe rounds pool sizes up)
     side = size
     side = (side - 11) // 4 + 1
@@ -722,10 +726,10 @@ def alexnet_caffe_twin(seed, d, size):
         model.spatial = side
         return model
 
-    caffe_twin("alexnet-caffe", spec, build, caffe_alexnet_layers, seed, size, pixel_scale=60.0)
+    return caffe_twin("alexnet-caffe", spec, build, caffe_alexnet_layers, seed, size, pixel_scale=60.0, write=write)
 
 
-def googlenet_caffe_twin(seed, d, size):
+def googlenet_caffe_twin(seed, d, size, write=True):
     spec = {"name": "googlenet-caffe", "architecture": "googlenet-caffe",
             "reference": "caffe bvlc_googlenet (Inception v1 paper), built in PyTorch",
             "channel_divisor": d, "rounding": "up",
@@ -735,8 +739,8 @@ def googlenet_caffe_twin(seed, d, size):
             "lrn": {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 1.0}, "pool4": "3x3/2 ceil",
             "pool5": "global average (Caffe's 7x7/1 average at 224)", "classes": CLASSES,
             "transform": "resize256-crop224", "logits_tap": "loss3_classifier"}
-    caffe_twin("googlenet-caffe", spec, lambda: CaffeGoogLeNet(d, CLASSES), caffe_googlenet_layers, seed, size,
-               pixel_scale=60.0)
+    return caffe_twin("googlenet-caffe", spec, lambda: CaffeGoogLeNet(d, CLASSES), caffe_googlenet_layers, seed, size,
+                      pixel_scale=60.0, write=write)
 
 
 # Name -> how it is made: seed, channel divisor, input side. Divisors are chosen for size: the
@@ -757,8 +761,8 @@ TWINS = {
     "googlenet": lambda: googlenet_twin(22, d=16, size=64),
     "alexnet": lambda: alexnet_twin(7, d=16, size=63),
     "lenet5": lambda: lenet5_twin(5),
-    "alexnet-caffe": lambda: alexnet_caffe_twin(227, d=16, size=71),
-    "googlenet-caffe": lambda: googlenet_caffe_twin(224, d=16, size=64),
+    "alexnet-caffe": lambda write=True: alexnet_caffe_twin(227, d=16, size=71, write=write),
+    "googlenet-caffe": lambda write=True: googlenet_caffe_twin(224, d=16, size=64, write=write),
 }
 DEFAULT_TWINS = list(TWINS)
 

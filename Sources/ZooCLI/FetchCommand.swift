@@ -7,12 +7,13 @@ import Zoo
 struct FetchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fetch",
-        abstract: "Download a pretrained ImageNet weight file (Keras or torchvision hosted) into the cache.",
+        abstract: "Download a pretrained ImageNet weight file (Keras, torchvision or Caffe hosted) into the cache.",
         discussion: """
             The file is checked against the manifest's checksum (md5 for Keras files, the sha256 in \
-            torchvision's file names) before it appears under its final name; until then it is NAME.part, \
-            and an interrupted download resumes from there on the next run. Keras .h5 files load as they \
-            are; torchvision .pth files go through tools/convert_torchvision.py first.
+            torchvision's file names, the sha1 the Caffe model zoo publishes) before it appears under its \
+            final name; until then it is NAME.part, and an interrupted download resumes from there on the \
+            next run. Keras .h5 and Caffe .caffemodel files load as they are; torchvision .pth files go \
+            through tools/convert_torchvision.py first.
             """)
 
     @Argument(help: "Manifest entry, e.g. vgg16, vgg16-notop, resnet50-keras, resnet50, resnet50-v2 (see --list).")
@@ -84,6 +85,9 @@ struct FetchCommand: ParsableCommand {
             return "next: python3 tools/convert_torchvision.py --arch \(entry.architecture) --state-dict \(file.path) --out \(out)"
                 + "\n  then: zoo run --model \(entry.architecture) --weights \(out) --input x.npy --out y.npy (\(input))"
         }
+        if entry.format == "caffemodel" {
+            return "ready: zoo predict --weights \(file.path) IMAGE... (\(input))"
+        }
         if !entry.includeTop {
             return "ready: load it into \(entry.architecture) without the top (\(input))"
         }
@@ -92,10 +96,11 @@ struct FetchCommand: ParsableCommand {
 
     func printList(_ m: PretrainedManifest) {
         func col(_ s: String, _ w: Int) -> String { s.padding(toLength: max(w, s.count + 1), withPad: " ", startingAt: 0) }
-        print(col("name", 23) + col("source", 12) + col("top", 5) + col("transform", 19) + col("preprocessing", 14) + "file")
+        print(col("name", 23) + col("source", 12) + col("top", 5) + col("transform", 19) + col("preprocessing", 14)
+            + col("file", 52) + "checksum")
         for e in m.entries {
             print(col(e.name, 23) + col(e.source, 12) + col(e.includeTop ? "yes" : "no", 5) + col(e.resizeTransform, 19)
-                + col(e.preprocessing, 14) + e.fileName)
+                + col(e.preprocessing, 14) + col(e.fileName, 52) + "\(e.checksum)")
         }
     }
 }

@@ -159,6 +159,29 @@ final class FetchCommandTests: XCTestCase {
     }
 
     /// Stopped after the last byte but before the rename: the server answers 416 and the checksum decides.
+    /// A Caffe model zoo file is checked against its SHA-1 (hashlib's), and a wrong one is refused.
+    func testCaffeModelIsCheckedAgainstItsSHA1() throws {
+        let data = try serve("bvlc_fake.caffemodel", size: 200_000)
+        let base = try startServer()
+        let sha1 = try hashlib("sha1", data)
+        let m = try manifest(name: "fake", file: "bvlc_fake.caffemodel", checksum: "\"sha1\": \"\(sha1)\"",
+                             format: "caffemodel", source: "caffe")
+        let r = try ZooBinary.run(["fetch", "fake", "--manifest", m, "--cache", cache.path, "--url-base", base])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try Data(contentsOf: cache.appendingPathComponent("bvlc_fake.caffemodel")), data)
+        XCTAssertTrue(r.stdout.contains("sha1 \(sha1) verified"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("ready: zoo predict --weights"), r.stdout)
+
+        let wrong = String(sha1.reversed())
+        let w = try manifest(name: "fake", file: "bvlc_fake.caffemodel", checksum: "\"sha1\": \"\(wrong)\"",
+                             format: "caffemodel", source: "caffe")
+        let other = directory.appendingPathComponent("other-cache")
+        let bad = try ZooBinary.run(["fetch", "fake", "--manifest", w, "--cache", other.path, "--url-base", base])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("expected sha1 \(wrong)") && bad.stderr.contains("got sha1 \(sha1)"), bad.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: other.path), [], "nothing kept")
+    }
+
     func testCompletePartFileIsVerifiedAndNamed() throws {
         let data = try serve("tiny.h5", size: 120_000)
         let m = try manifest(file: "tiny.h5", checksum: "\"md5\": \"\(try md5(data))\"")
@@ -248,6 +271,12 @@ final class FetchCommandTests: XCTestCase {
         let list = try ZooBinary.run(["fetch", "--list"])
         XCTAssertEqual(list.status, 0, list.stderr)
         XCTAssertTrue(list.stdout.contains("resnet50-v2") && list.stdout.contains("resize232-crop224"), list.stdout)
-        XCTAssertEqual(list.stdout.split(separator: "\n").count, 23, "a header and 22 files")
+        XCTAssertEqual(list.stdout.split(separator: "\n").count, 25, "a header and 24 files")
+        // The Caffe model zoo's files with the SHA-1 of BVLC/caffe's models/<name>/readme.md.
+        for (file, sha1) in [("bvlc_alexnet.caffemodel", "9116a64c0fbe4459d18f4bb6b56d647b63920377"),
+                             ("bvlc_googlenet.caffemodel", "405fc5acd08a3bb12de8ee5e23a96bec22f08204")] {
+            let line = list.stdout.split(separator: "\n").first { $0.contains(file) }
+            XCTAssertTrue(line?.hasSuffix("sha1 \(sha1)") == true, list.stdout)
+        }
     }
 }

@@ -67,6 +67,23 @@ final class RunCommandTests: XCTestCase {
         try assertMatches(out, dir.appendingPathComponent("output.npy"))
     }
 
+    /// The Caffe twins as caffemodels (tools/make_caffe_fixtures.py), against PyTorch's logits.
+    func testCaffeModelsThroughTheBinary() throws {
+        let caffe = fixtureURL("caffe")
+        for (file, model, hidden, logits) in [("alexnet-caffe.caffemodel", "alexnet-caffe", ["--hidden-units", "64"], "fc8"),
+                                              ("alexnet-caffe-v1.caffemodel", "alexnet-caffe", ["--hidden-units", "64"], "fc8"),
+                                              ("googlenet-caffe.caffemodel", "googlenet-caffe", [], "loss3_classifier")] {
+            let dir = twin(model)
+            let out = directory.appendingPathComponent("y.npy")
+            let r = try ZooBinary.run(["run", "--model", model, "--channel-divisor", "16"] + hidden
+                                      + ["--weights", caffe.appendingPathComponent(file).path,
+                                         "--input", dir.appendingPathComponent("input.npy").path, "--out", out.path])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("(Caffe .caffemodel) by name"), r.stderr)
+            try assertMatches(out, dir.appendingPathComponent("tap_\(logits).npy"))
+        }
+    }
+
     func testWrongFlavourAndBadInputAreClearErrors() throws {
         let dir = twin("resnet50")
         let r = try ZooBinary.run(["run", "--model", "resnet50-keras", "--channel-divisor", "32",

@@ -35,7 +35,7 @@ final class BadWeightFileTests: XCTestCase {
 
     func testNotHDF5() throws {
         let url = try copy(Array("<html>not weights</html>\n".utf8), named: "page.h5")
-        assertRefused(url, path: "/", "not an HDF5 file", "expected a Keras weight file")
+        assertRefused(url, path: "/", "not an HDF5 file", "expected a weight file")
     }
 
     func testZeroBytes() throws {

@@ -23,11 +23,12 @@ final class PretrainedManifestTests: XCTestCase {
         let keras = ["vgg16", "vgg19", "resnet50-keras", "resnet101-keras", "resnet152-keras"]
         let torchvision = ["alexnet", "vgg16-bn", "vgg19-bn", "googlenet", "resnet18", "resnet34", "resnet50", "resnet50-v2",
                            "resnet101", "resnet101-v2", "resnet152", "resnet152-v2"]
-        XCTAssertEqual(Set(m.entries.map(\.name)), Set(keras + keras.map { $0 + "-notop" } + torchvision))
+        let caffe = ["alexnet-caffe", "googlenet-caffe"]
+        XCTAssertEqual(Set(m.entries.map(\.name)), Set(keras + keras.map { $0 + "-notop" } + torchvision + caffe))
         for e in m.entries {
             XCTAssertNoThrow(try Catalog.architecture(named: e.architecture), e.name)
             XCTAssertEqual(e.url.lastPathComponent, e.fileName, e.name)
-            XCTAssertEqual(e.inputSize, [224, 224, 3], e.name)
+            XCTAssertEqual(e.inputSize, e.name == "alexnet-caffe" ? [227, 227, 3] : [224, 224, 3], e.name)
             XCTAssertEqual(e.classes, e.includeTop ? "imagenet_classes.txt" : nil, e.name)
             if e.source == "keras" {
                 XCTAssertEqual(e.format, "keras-h5", e.name)
@@ -37,6 +38,13 @@ final class PretrainedManifestTests: XCTestCase {
                 XCTAssertEqual(e.preprocessing + " " + e.resizeTransform, "caffe keras-direct", e.name)
                 XCTAssertEqual(e.includeTop, !e.name.hasSuffix("-notop"), e.name)
                 XCTAssertEqual(e.fileName.contains("notop"), !e.includeTop, e.name)
+            } else if e.source == "caffe" {
+                XCTAssertEqual(e.format, "caffemodel", e.name)
+                XCTAssertEqual(e.url.absoluteString, "http://dl.caffe.berkeleyvision.org/bvlc_\(e.name.dropLast(6)).caffemodel")
+                guard case .sha1(let h) = e.checksum else { return XCTFail("\(e.name): the Caffe model zoo publishes sha1") }
+                XCTAssertEqual(h.count, 40)
+                let model = try Catalog.architecture(named: e.architecture).make(ModelOptions())
+                XCTAssertEqual([e.preprocessing, e.resizeTransform], [model.preprocessing.rawValue, model.resizeTransform.description], e.name)
             } else {
                 XCTAssertEqual(e.source, "torchvision", e.name)
                 XCTAssertEqual(e.format, "torchvision-pth", e.name)
@@ -54,6 +62,8 @@ final class PretrainedManifestTests: XCTestCase {
         XCTAssertEqual(try m.entry(named: "resnet50-v2").imagenetTop1, "80.858")
         XCTAssertEqual(try m.entry(named: "alexnet").checksum, .sha256Prefix("7be5be79"))
         XCTAssertEqual(try m.entry(named: "resnet18").reference, "torchvision.models.ResNet18_Weights.IMAGENET1K_V1")
+        XCTAssertEqual(try m.entry(named: "alexnet-caffe").checksum, .sha1("9116a64c0fbe4459d18f4bb6b56d647b63920377"))
+        XCTAssertEqual(try m.entry(named: "googlenet-caffe").checksum, .sha1("405fc5acd08a3bb12de8ee5e23a96bec22f08204"))
         let names = try XCTUnwrap(m.classLists["imagenet_classes.txt"])
         XCTAssertEqual(names.count, 1000)
         XCTAssertEqual(names.first, "tench")
@@ -93,6 +103,9 @@ final class PretrainedManifestTests: XCTestCase {
             (entryJSON(url), "exactly one checksum"),
             (entryJSON(url + #", "md5": "0123456789abcdef0123456789abcdef", "sha256_prefix": "01234567""#), "exactly one checksum"),
             (entryJSON(url + #", "md5": "0123456789abcdef""#), "not 32 hex digits"),
+            (entryJSON(url + #", "sha1": "0123456789abcdef""#), "not 40 hex digits"),
+            (entryJSON(url + #", "sha1": "\#(String(repeating: "a", count: 40))", "md5": "0123456789abcdef0123456789abcdef""#),
+             "exactly one checksum"),
             (entryJSON(url + #", "sha256_prefix": "0123zz67""#), "not 8 to 63 hex digits"),
             (entryJSON(url + #", "sha256": "\#(String(repeating: "a", count: 64))", "sha256_prefix": "bb""#), "does not start with"),
             (entryJSON(#""url": "ftp://h.example/x.h5", "md5": "0123456789abcdef0123456789abcdef""#), "not an http(s) URL"),

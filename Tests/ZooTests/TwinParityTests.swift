@@ -73,4 +73,50 @@ final class TwinParityTests: XCTestCase {
             }
         }
     }
+
+    /// The Caffe twins stored as caffemodels by tools/make_caffe_fixtures.py (V2 `layer`, V1 `layers`),
+    /// read by the Caffe reader, against the same PyTorch outputs as the twins' converter files.
+    func testCaffeModelsMatchTheTwinsReferenceOutputs() throws {
+        let caffe = fixtureURL("caffe")
+        let auxiliary = ["loss1_conv", "loss1_fc", "loss1_classifier", "loss2_conv", "loss2_fc", "loss2_classifier"]
+        for (file, twin) in [("alexnet-caffe.caffemodel", "alexnet-caffe"), ("alexnet-caffe-v1.caffemodel", "alexnet-caffe"),
+                             ("googlenet-caffe.caffemodel", "googlenet-caffe")] {
+            let dir = Self.root.appendingPathComponent(twin)
+            let spec = try JSONDecoder().decode(Spec.self, from: Data(contentsOf: dir.appendingPathComponent("spec.json")))
+            let m = try model(spec)
+            m.preprocessing = .none
+            let report = try m.loadWeights(from: caffe.appendingPathComponent(file))
+            XCTAssertTrue(report.isComplete, "\(file): \(report)")
+            XCTAssertEqual(report.loaded.count, twin == "alexnet-caffe" ? 8 : 3 + 9 * 6 + 1, file)
+            XCTAssertEqual(report.inFileNotInModel, twin == "googlenet-caffe" ? auxiliary : [], file)
+            XCTAssertEqual(m.preprocessing, Preprocessing.none, "a caffemodel records no preprocessing; the model's own stays")
+            let x = try NPY.read(dir.appendingPathComponent("input.npy"))
+            assertClose(try m.predict(x), try NPY.read(dir.appendingPathComponent("output.npy")), "\(file) output")
+            for tap in spec.taps.keys {
+                assertClose(try m.output(at: tap, for: x), try NPY.read(dir.appendingPathComponent("tap_\(tap).npy")),
+                            "\(file) tap \(tap)")
+            }
+        }
+    }
+
+    /// A caffemodel that does not fit fails before any weight changes, naming the file and the layer.
+    func testBadCaffeModelsFailNamingFileAndLayer() throws {
+        let dir = Self.root.appendingPathComponent("alexnet-caffe")
+        let spec = try JSONDecoder().decode(Spec.self, from: Data(contentsOf: dir.appendingPathComponent("spec.json")))
+        let bad = fixtureURL("caffe/bad")
+        for (file, expected) in [("wrong-blob-count.caffemodel", "layer 'conv2' has 2 weights (kernel, bias), the file's layer 'conv2'"),
+                                 ("wrong-blob-shape.caffemodel", "layer 'conv1' weight 'kernel' expects (11, 11, 3, 6), the file has (5, 5, 3, 6) at conv1/blobs/0")] {
+            let m = try model(spec)
+            let before = m.network.allLayers.flatMap(\.weights).map(\.value)
+            let url = bad.appendingPathComponent(file)
+            do {
+                try m.loadWeights(from: url)
+                XCTFail("\(file) loaded")
+            } catch let e as WeightLoadError {
+                XCTAssertEqual(e.file, url.path)
+                XCTAssertTrue(e.message.contains(expected), "\(e)")
+            }
+            XCTAssertEqual(m.network.allLayers.flatMap(\.weights).map(\.value), before, "\(file) changed the model")
+        }
+    }
 }

@@ -5,7 +5,7 @@ import Glibc
 import Darwin
 #endif
 
-// MD5 (RFC 1321) and SHA-256 (FIPS 180-4), streaming, for checking downloaded weight files.
+// MD5 (RFC 1321), SHA-1 and SHA-256 (FIPS 180-4), streaming, for checking downloaded weight files.
 // Our own ~150 lines rather than swift-crypto: that package compiles BoringSSL, about 80 s of a
 // release build on two cores, to hash one file per download. Checked against hashlib's digests
 // in DigestTests (lengths around the 55/56/64-byte padding boundaries, split updates, 1 MB).
@@ -58,8 +58,8 @@ func hexString(_ bytes: [UInt8]) -> String {
     return String(decoding: out, as: UTF8.self)
 }
 
-/// The 64-byte block framing MD5 and SHA-256 share: buffering, then padding with 0x80, zeros and
-/// the bit length (little-endian for MD5, big-endian for SHA-256).
+/// The 64-byte block framing MD5, SHA-1 and SHA-256 share: buffering, then padding with 0x80,
+/// zeros and the bit length (little-endian for MD5, big-endian for the SHAs).
 struct BlockFeeder {
     var pending = [UInt8](repeating: 0, count: 64)
     var pendingCount = 0
@@ -149,6 +149,53 @@ public struct MD5Digest: StreamingDigest {
             }
         }
         state = (state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d)
+    }
+}
+
+/// SHA-1, the checksum the Caffe model zoo publishes (`sha1:` in each model's readme.md).
+public struct SHA1Digest: StreamingDigest {
+    var state: [UInt32] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0]
+    var feeder = BlockFeeder()
+    var schedule = [UInt32](repeating: 0, count: 80)
+
+    public init() {}
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        var s = state, w = schedule
+        feeder.feed(bytes) { SHA1Digest.compress(&s, &w, $0) }
+        state = s; schedule = w
+    }
+
+    public mutating func finalize() -> [UInt8] {
+        var s = state, w = schedule
+        feeder.finish(bigEndianLength: true) { SHA1Digest.compress(&s, &w, $0) }
+        state = s
+        return s.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * $0)) } }
+    }
+
+    @inline(__always) static func rotl(_ x: UInt32, _ n: UInt32) -> UInt32 { x << n | x >> (32 - n) }
+
+    static func compress(_ state: inout [UInt32], _ schedule: inout [UInt32], _ block: UnsafeRawPointer) {
+        schedule.withUnsafeMutableBufferPointer { w in
+            state.withUnsafeMutableBufferPointer { h in
+                for t in 0..<16 { w[t] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: 4 * t, as: UInt32.self)) }
+                for t in 16..<80 { w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1) }
+                var (a, b, c, d, e) = (h[0], h[1], h[2], h[3], h[4])
+                for t in 0..<80 {
+                    // The four 20-round stages, each with its own function and constant (FIPS 180-4, 4.1.1, 4.2.1).
+                    let (f, k): (UInt32, UInt32)
+                    switch t {
+                    case 0..<20: (f, k) = ((b & c) | (~b & d), 0x5A827999)
+                    case 20..<40: (f, k) = (b ^ c ^ d, 0x6ED9EBA1)
+                    case 40..<60: (f, k) = ((b & c) | (b & d) | (c & d), 0x8F1BBCDC)
+                    default: (f, k) = (b ^ c ^ d, 0xCA62C1D6)
+                    }
+                    let temp = rotl(a, 5) &+ f &+ e &+ k &+ w[t]
+                    e = d; d = c; c = rotl(b, 30); b = a; a = temp
+                }
+                h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e
+            }
+        }
     }
 }
 

@@ -472,6 +472,46 @@ extension PretrainedManifest {
       "torchvision_default": true,
       "imagenet_top1": "82.284",
       "imagenet_top5": "96.002"
+    },
+    {
+      "name": "alexnet-caffe",
+      "architecture": "alexnet-caffe",
+      "source": "caffe",
+      "reference": "BVLC/caffe models/bvlc_alexnet (caffe_commit 709dc15)",
+      "format": "caffemodel",
+      "url": "http://dl.caffe.berkeleyvision.org/bvlc_alexnet.caffemodel",
+      "file_name": "bvlc_alexnet.caffemodel",
+      "sha1": "9116a64c0fbe4459d18f4bb6b56d647b63920377",
+      "preprocessing": "caffe",
+      "resize_transform": "resize256-crop227",
+      "input_size": [
+        227,
+        227,
+        3
+      ],
+      "include_top": true,
+      "classes": "imagenet_classes.txt",
+      "imagenet_top1": "57.1"
+    },
+    {
+      "name": "googlenet-caffe",
+      "architecture": "googlenet-caffe",
+      "source": "caffe",
+      "reference": "BVLC/caffe models/bvlc_googlenet (caffe_commit bc614d1)",
+      "format": "caffemodel",
+      "url": "http://dl.caffe.berkeleyvision.org/bvlc_googlenet.caffemodel",
+      "file_name": "bvlc_googlenet.caffemodel",
+      "sha1": "405fc5acd08a3bb12de8ee5e23a96bec22f08204",
+      "preprocessing": "caffe",
+      "resize_transform": "resize256-crop224",
+      "input_size": [
+        224,
+        224,
+        3
+      ],
+      "include_top": true,
+      "classes": "imagenet_classes.txt",
+      "imagenet_top1": "68.7"
     }
   ]
 }

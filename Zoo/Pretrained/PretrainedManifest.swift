@@ -4,22 +4,36 @@ import Foundation
 public enum WeightChecksum: Equatable, Sendable, CustomStringConvertible {
     /// Keras's `file_hash` (32 hex digits).
     case md5(String)
+    /// The Caffe model zoo's `sha1` (40 hex digits).
+    case sha1(String)
     /// A full sha256 (64 hex digits).
     case sha256(String)
     /// The leading sha256 digits torchvision puts in its file names (`resnet50-0676ba61.pth`), which
     /// torch.hub checks with `check_hash=True`.
     case sha256Prefix(String)
 
-    /// `md5` or `sha256`: the digest to compute.
+    /// `md5`, `sha1` or `sha256`: the digest to compute.
     public var algorithm: String {
-        if case .md5 = self { return "md5" }
-        return "sha256"
+        switch self {
+        case .md5: return "md5"
+        case .sha1: return "sha1"
+        case .sha256, .sha256Prefix: return "sha256"
+        }
+    }
+
+    /// The lower-case hex digest of a file's content under this checksum's algorithm.
+    public func digest(ofFile url: URL) throws -> String {
+        switch self {
+        case .md5: return try MD5Digest.hex(ofFile: url)
+        case .sha1: return try SHA1Digest.hex(ofFile: url)
+        case .sha256, .sha256Prefix: return try SHA256Digest.hex(ofFile: url)
+        }
     }
 
     /// The expected hex digits, lower case.
     public var expected: String {
         switch self {
-        case .md5(let h), .sha256(let h), .sha256Prefix(let h): return h
+        case .md5(let h), .sha1(let h), .sha256(let h), .sha256Prefix(let h): return h
         }
     }
 
@@ -42,7 +56,7 @@ public struct PretrainedWeights: Sendable {
     public let name: String
     /// The `zoo` architecture the file is for.
     public let architecture: String
-    /// `keras` or `torchvision`.
+    /// `keras`, `torchvision` or `caffe`.
     public let source: String
     /// How the reference framework names these weights, e.g. `torchvision.models.ResNet50_Weights.IMAGENET1K_V2`.
     public let reference: String
@@ -109,7 +123,7 @@ public struct PretrainedManifest: Sendable {
         let weights: [Entry]
         struct Entry: Decodable {
             let name, architecture, source, reference, format, url, file_name, preprocessing, resize_transform: String
-            let md5, sha256, sha256_prefix, classes, imagenet_top1: String?
+            let md5, sha1, sha256, sha256_prefix, classes, imagenet_top1: String?
             let input_size: [Int]
             let include_top: Bool
         }
@@ -143,21 +157,24 @@ public struct PretrainedManifest: Sendable {
                 throw bad("file_name '\(e.file_name)' must be a plain file name")
             }
             let checksum: WeightChecksum
-            switch (e.md5, e.sha256, e.sha256_prefix) {
-            case (let md5?, nil, nil):
+            switch (e.md5, e.sha1, e.sha256, e.sha256_prefix) {
+            case (let md5?, nil, nil, nil):
                 guard Self.isHex(md5, count: 32...32) else { throw bad("md5 '\(md5)' is not 32 hex digits") }
                 checksum = .md5(md5.lowercased())
-            case (nil, let full?, _):
+            case (nil, let sha1?, nil, nil):
+                guard Self.isHex(sha1, count: 40...40) else { throw bad("sha1 '\(sha1)' is not 40 hex digits") }
+                checksum = .sha1(sha1.lowercased())
+            case (nil, nil, let full?, _):
                 guard Self.isHex(full, count: 64...64) else { throw bad("sha256 '\(full)' is not 64 hex digits") }
                 if let p = e.sha256_prefix, !full.lowercased().hasPrefix(p.lowercased()) {
                     throw bad("sha256 \(full) does not start with sha256_prefix \(p)")
                 }
                 checksum = .sha256(full.lowercased())
-            case (nil, nil, let prefix?):
+            case (nil, nil, nil, let prefix?):
                 guard Self.isHex(prefix, count: 8...63) else { throw bad("sha256_prefix '\(prefix)' is not 8 to 63 hex digits") }
                 checksum = .sha256Prefix(prefix.lowercased())
             default:
-                throw bad("needs exactly one checksum: md5, sha256 or sha256_prefix")
+                throw bad("needs exactly one checksum: md5, sha1, sha256 or sha256_prefix")
             }
             return PretrainedWeights(
                 name: e.name, architecture: e.architecture, source: e.source, reference: e.reference, format: e.format,

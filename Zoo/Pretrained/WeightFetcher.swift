@@ -39,7 +39,7 @@ public struct WeightFetcher {
         public let file: URL
         /// The URL it came from (after `urlBase`).
         public let source: URL
-        /// Hex digest of the whole file (md5 or sha256, as the entry's checksum uses).
+        /// Hex digest of the whole file (md5, sha1 or sha256, as the entry's checksum uses).
         public let digest: String
         /// Bytes transferred by this fetch (0 when the file was already cached).
         public let bytesDownloaded: Int64
@@ -157,7 +157,7 @@ public struct WeightFetcher {
     }
 
     func digestOfFile(_ url: URL, _ checksum: WeightChecksum) throws -> String {
-        checksum.algorithm == "md5" ? try MD5Digest.hex(ofFile: url) : try SHA256Digest.hex(ofFile: url)
+        try checksum.digest(ofFile: url)
     }
 
     func size(of fd: Int32) -> Int64 {

@@ -97,7 +97,8 @@ public final class WeightFile {
         self.owner = owner
     }
 
-    /// Opens `url`, detecting the format from its content (HDF5 or zip signature), not its name.
+    /// Opens `url`, detecting the format from its content (HDF5 or zip signature, a Caffe NetParameter),
+    /// not its name.
     public static func open(_ url: URL, limits: ReadLimits = ReadLimits()) throws -> WeightFile {
         let name = url.path
         switch try FileSignature.sniff(url, name: name) {
@@ -105,8 +106,10 @@ public final class WeightFile {
             throw WeightFileError(file: name, path: "/", "the file is empty (0 bytes); expected an HDF5 weight "
                                   + "file (.h5, .weights.h5) or a Keras .keras archive")
         case .unknown:
-            throw WeightFileError(file: name, path: "/", "not an HDF5 file nor a Keras .keras archive "
-                                  + "(neither signature found); expected a Keras weight file")
+            // A protocol buffer has no signature: a caffemodel is known by its first field.
+            if CaffeModel.looksLikeCaffeModel(url) { return try CaffeReader.open(url, limits: limits) }
+            throw WeightFileError(file: name, path: "/", "not an HDF5 file, a Keras .keras archive nor a Caffe "
+                                  + ".caffemodel (no signature or NetParameter found); expected a weight file")
         case .zip:
             return try KerasArchiveReader.open(url, limits: limits)
         case .hdf5:
