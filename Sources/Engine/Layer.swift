@@ -10,7 +10,11 @@ public enum Mode: Sendable {
 public final class Parameter {
     /// Keras's weight name within its layer: `kernel`, `bias`, `gamma`, `moving_mean`, ...
     public let name: String
-    public var value: Tensor
+    /// Every change, in place ones included (optimizers write through `value.mutableData()`), bumps
+    /// `version`, which caches derived from the weights compare against.
+    public var value: Tensor { didSet { version &+= 1 } }
+    /// Changes with every write to `value`.
+    public private(set) var version = 0
     public var trainable: Bool
     private var storedGradient: Tensor?
 

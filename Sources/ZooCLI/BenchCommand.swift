@@ -27,6 +27,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Measure raw sgemm instead: each of our kernels against OpenBLAS, one thread, on the layers' GEMM shapes.")
     var gemm = false
 
+    @Option(help: "Winograd output tile of stride-1 3x3 convolutions at inference: 2 (the default), 4 (faster on large layers, about 10x the rounding error) or 0 (direct convolution only).")
+    var winograd: Int?
+
     func validate() throws {
         for b in batch { try OptionCheck.inRange(b, OptionCheck.batchRange, "--batch") }
         try OptionCheck.inRange(seconds, 0.01...3600, "--seconds")
@@ -35,15 +38,19 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--only '\(only)' matches no case; cases: " + cases.joined(separator: ", "))
         }
         if model != nil, only != nil { throw ValidationError("--only selects layer cases; it does not apply with --model") }
+        if let winograd, ![0, 2, 4].contains(winograd) {
+            throw ValidationError("--winograd must be 0, 2 or 4, got \(winograd)")
+        }
     }
 
     func run() throws {
+        if let winograd { Conv2D.winogradOutputTile = winograd }
         if gemm { return benchGemm() }
         if let model {
             for b in batch { try benchModel(model, batch: b) }
             return
         }
-        print("threads: \(Parallel.threadCount), sgemm: \(BLAS.kernelDescription)")
+        print("threads: \(Parallel.threadCount), sgemm: \(BLAS.kernelDescription), winograd: \(Conv2D.winogradOutputTile)")
         let sgemm = measureSgemm(size: 1024)
         print(String(format: "sgemm 1024x1024x1024: %.1f GFLOP/s", sgemm))
         print("layer                     batch   forward GFLOP/s (of sgemm)   backward GFLOP/s (of sgemm)")

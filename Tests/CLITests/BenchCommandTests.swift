@@ -17,6 +17,15 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertFalse(lines.contains { $0.hasPrefix("vgg16") }, "--only must filter the cases")
     }
 
+    func testWinogradTileIsCheckedAndReported() throws {
+        let bad = try ZooBinary.run(["bench", "--winograd", "3"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("--winograd must be 0, 2 or 4, got 3"), bad.stderr)
+        let r = try ZooBinary.run(["bench", "--batch", "1", "--seconds", "0.01", "--only", "1x1", "--winograd", "4"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("winograd: 4"), r.stdout)
+    }
+
     func testUnknownOptionFailsWithUsage() throws {
         let r = try ZooBinary.run(["bench", "--no-such-option"])
         XCTAssertNotEqual(r.status, 0)

@@ -35,6 +35,35 @@ int zoo_sgemm_supports(int isa);
 /// Returns 1 when applied, 0 when the CPU cannot run `isa` (the path is then unchanged).
 int zoo_sgemm_force_isa(int isa);
 
+/// A stride-1 3x3 convolution's shape as the Winograd transforms see it; tiles are m x m output blocks
+/// numbered image by image, row by row.
+typedef struct {
+    long height, width, channels;          ///< input, NHWC
+    long out_height, out_width, filters;   ///< output, NHWC
+    long pad_top, pad_left;
+    long tiles_y, tiles_x;                 ///< tiles per image: ceil(out / m) each way
+} zoo_winograd_geometry;
+
+/// Transforms the input windows of tiles first..<first+count (m = 2 or 4, t = m + 2): point (i, j) of
+/// tile n, channel c goes to v[(i * t + j) * ldv + n * cp + c], cp = channels rounded up to 16 (the extra
+/// lanes get zeros). `patch` holds t * t * cp floats.
+void zoo_winograd_input(const zoo_winograd_geometry *g, int m, const float *x, long first, long count,
+                        float *v, long ldv, float *patch);
+
+/// Writes y = act(A^T M A * scale + shift) for tiles first..<first+count and filters k0..<k0+kn, from the
+/// products mm[(i * t + j) * ldm + n * knp + k], knp = kn rounded up to 16; scale and shift (indexed by
+/// filter) may be NULL, relu != 0 clamps at zero. Outputs past the image's edge are dropped.
+void zoo_winograd_output(const zoo_winograd_geometry *g, int m, const float *mm, long ldm, long first, long count,
+                         long k0, long kn, const float *scale, const float *shift, int relu, float *y);
+
+/// This thread's scratch buffer of at least `floats` floats, kept for the thread's next calls (and freed
+/// when it ends); NULL if it cannot be allocated. Its contents are undefined.
+float *zoo_winograd_scratch(long floats);
+
+/// u[p * plane + e] = (G g G^T) at point p, for elements first..<first+count of a (3, 3, C, K) kernel g
+/// (plane = C * K): the transformed kernel, computed in double and rounded once.
+void zoo_winograd_kernel(int m, const float *g, long plane, long first, long count, float *u);
+
 #ifdef __cplusplus
 }
 #endif
