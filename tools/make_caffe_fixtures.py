@@ -135,8 +135,9 @@ def net(name, layers):
 # ---------------------------------------------------------------- the twins' layer lists
 
 
-def alexnet_layers(model, v1=False, zero=False, drop_conv2_bias=False, conv1_shape=None):
-    """bvlc_alexnet's train_val order, weights from the PyTorch twin."""
+def alexnet_layers(model, v1=False, zero=False, drop_conv2_bias=False, conv1_shape=None, varied=True):
+    """bvlc_alexnet's train_val order, weights from the PyTorch twin; a V1 file with `varied` stores
+    conv1's weights unpacked and fc8's weights and conv3's bias as double_data."""
     def weights(module, name):
         w = module.weight.detach().numpy().astype(np.float32)
         b = module.bias.detach().numpy().astype(np.float32)
@@ -144,8 +145,9 @@ def alexnet_layers(model, v1=False, zero=False, drop_conv2_bias=False, conv1_sha
             w, b = np.zeros_like(w), np.zeros_like(b)
         if name == "conv1" and conv1_shape is not None:
             w = np.zeros(conv1_shape, np.float32)
-        encoding_w = "unpacked" if v1 and name == "conv1" else "double" if v1 and name == "fc8" else "packed"
-        encoding_b = "double" if v1 and name == "conv3" else "packed"
+        varied_v1 = v1 and varied
+        encoding_w = "unpacked" if varied_v1 and name == "conv1" else "double" if varied_v1 and name == "fc8" else "packed"
+        encoding_b = "double" if varied_v1 and name == "conv3" else "packed"
         w_shape = list(w.shape) if not v1 or w.ndim == 4 else [1, 1] + list(w.shape)
         b_shape = [len(b)] if not v1 else [1, 1, 1, len(b)]
         blobs = [blob(w, w_shape, legacy=v1, encoding=encoding_w)]

@@ -5,6 +5,8 @@
 - lenet5_bad_preprocessing.h5: the same with an unknown `convzoo_preprocessing`.
 - keras3_tiny_bad_crc.keras: keras3_tiny.keras with one byte of a weight changed inside the stored
   `model.weights.h5`, the CRC-32 left as it was; Python's zipfile refuses it ("Bad CRC-32").
+- keras3_tiny_bzip2.keras: keras3_tiny.keras with its entries compressed by bzip2, which Python's
+  zipfile reads and ZIPFoundation does not.
 - keras3_tiny_damaged_group.weights.h5: keras3_tiny.weights.h5 with the object header of
   `layers/dense/vars` overwritten; h5py cannot open that group.
 
@@ -70,6 +72,13 @@ def bad_crc_archive():
         print("zipfile refuses keras3_tiny_bad_crc.keras:", e)
 
 
+def bzip2_archive():
+    with zipfile.ZipFile(os.path.join(WEIGHTS, "keras3_tiny.keras")) as z, \
+            zipfile.ZipFile(os.path.join(OUT, "keras3_tiny_bzip2.keras"), "w", zipfile.ZIP_BZIP2) as out:
+        for info in z.infolist():
+            out.writestr(info.filename, z.read(info.filename))
+
+
 def damaged_group():
     target = os.path.join(OUT, "keras3_tiny_damaged_group.weights.h5")
     shutil.copyfile(os.path.join(WEIGHTS, "keras3_tiny.weights.h5"), target)
@@ -92,4 +101,5 @@ if __name__ == "__main__":
     lenet_file("lenet5_input_huge.h5", input_size=np.array([32, 549755813920, 1], np.int64))
     lenet_file("lenet5_bad_preprocessing.h5", input_size=np.array([32, 32, 1], np.int64), preprocessing=b"bogus")
     bad_crc_archive()
+    bzip2_archive()
     damaged_group()

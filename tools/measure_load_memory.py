@@ -6,8 +6,13 @@ Writes a Keras legacy HDF5 file with VGG16's layer names and weight shapes (138M
 LoadMemoryMeasurement/testPeakMemoryOfLoadingVGG16SizedFile alone in a fresh process, which
 builds an engine model of those shapes, loads the file and reads VmRSS / VmHWM.
 
+With --caffe it writes a full-size bvlc_alexnet-shaped .caffemodel instead (V1 `layers`, 4-D blob
+dims, packed floats, as the published file; random weights from PyTorch's build of the network,
+tools/make_caffe_fixtures.py's writer) and runs ZooTests.CaffeLoadMemoryMeasurement, which loads it
+into the zoo's alexnet-caffe.
+
 Run after `swift build -c release -Xswiftc -enable-testing --build-tests`:
-    python3 tools/measure_load_memory.py
+    python3 tools/measure_load_memory.py [--caffe]
 """
 import os
 import subprocess
@@ -30,7 +35,35 @@ def vgg16_shapes():
     return layers
 
 
+def run_alone(test, variable, path):
+    binary = os.path.join(ROOT, ".build", "release", "ConvZooPackageTests.xctest")
+    run = subprocess.run([binary, test], env={**os.environ, variable: path}, capture_output=True, text=True)
+    lines = [l for l in (run.stdout + run.stderr).splitlines() if "MEMORY" in l or "error" in l]
+    print("\n".join(lines) or run.stdout + run.stderr)
+    sys.exit(run.returncode)
+
+
+def caffe_alexnet():
+    import torch
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import make_caffe_fixtures as writer
+    import make_zoo_fixtures as twins
+    torch.manual_seed(0)
+    net = twins.CaffeAlexNet(1, 4096, 1000, 6)
+    twins.init_torch(net, np.random.default_rng(0), None)
+    with tempfile.TemporaryDirectory(prefix="convzoo-memory-") as out:
+        path = os.path.join(out, "bvlc_alexnet_shaped.caffemodel")
+        with open(path, "wb") as f:
+            f.write(writer.net("AlexNet", writer.alexnet_layers(net, v1=True, varied=False)))
+        del net
+        print(f"wrote {os.path.getsize(path) / 2**20:.1f} MiB to {path}")
+        run_alone("ZooTests.CaffeLoadMemoryMeasurement/testPeakMemoryOfLoadingFullSizeCaffeAlexNet",
+                  "CONVZOO_CAFFE_MEMORY_FILE", path)
+
+
 def main():
+    if "--caffe" in sys.argv[1:]:
+        return caffe_alexnet()
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(prefix="convzoo-memory-") as out:
         path = os.path.join(out, "vgg16_shaped.h5")
@@ -46,12 +79,7 @@ def main():
                 for n, shape in zip(names, shapes):
                     g.create_dataset(n, data=rng.standard_normal(shape, dtype=np.float32))
         print(f"wrote {os.path.getsize(path) / 2**20:.1f} MiB to {path}")
-        binary = os.path.join(ROOT, ".build", "release", "ConvZooPackageTests.xctest")
-        run = subprocess.run([binary, "WeightIOTests.LoadMemoryMeasurement/testPeakMemoryOfLoadingVGG16SizedFile"],
-                             env={**os.environ, "CONVZOO_MEMORY_FILE": path}, capture_output=True, text=True)
-        lines = [l for l in (run.stdout + run.stderr).splitlines() if "MEMORY" in l or "error" in l]
-        print("\n".join(lines) or run.stdout + run.stderr)
-        sys.exit(run.returncode)
+        run_alone("WeightIOTests.LoadMemoryMeasurement/testPeakMemoryOfLoadingVGG16SizedFile", "CONVZOO_MEMORY_FILE", path)
 
 
 if __name__ == "__main__":

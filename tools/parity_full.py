@@ -4,8 +4,11 @@
 For each model it builds the full-size reference with random weights (BatchNorm statistics
 randomized too, so no layer is an identity), exports it the way a user would get it (Keras:
 legacy `.h5` and Keras 3 `.weights.h5`; torchvision: `state_dict` through
-tools/convert_torchvision.py), runs `zoo run` on the same NHWC input, and prints the largest
-absolute difference relative to the output's scale (the bar is 1e-4).
+tools/convert_torchvision.py; the Caffe networks, built in PyTorch as tools/make_zoo_fixtures.py
+builds their twins: a `.caffemodel` written by tools/make_caffe_fixtures.py, bvlc_alexnet-shaped
+in the V1 `layers` form, bvlc_googlenet-shaped in the V2 `layer` form with its auxiliary
+classifiers), runs `zoo run` on the same NHWC input, and prints the largest absolute difference
+relative to the output's scale (the bar is 1e-4).
 
     KERAS_BACKEND=torch python3 tools/parity_full.py [--models resnet50,vgg16-keras...] [--batch 2]
 
@@ -31,6 +34,7 @@ KERAS = {
     "vgg16": "VGG16", "vgg19": "VGG19",
     "resnet50-keras": "ResNet50", "resnet101-keras": "ResNet101", "resnet152-keras": "ResNet152",
 }
+CAFFE = ["alexnet-caffe", "googlenet-caffe"]
 TORCHVISION = {
     "alexnet": "alexnet", "vgg16-bn": "vgg16_bn", "vgg19-bn": "vgg19_bn", "googlenet": "googlenet",
     "resnet18": "resnet18", "resnet34": "resnet34", "resnet50": "resnet50", "resnet101": "resnet101",
@@ -118,15 +122,38 @@ def check_keras(name, batch, tmp):
     return ok
 
 
+def check_caffe(name, batch, tmp):
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import make_caffe_fixtures as writer
+    import make_zoo_fixtures as twins
+    rng = np.random.default_rng(0)
+    if name == "alexnet-caffe":
+        net, size = twins.CaffeAlexNet(1, 4096, 1000, 6), 227
+        twins.init_torch(net, rng, None)
+        layers = writer.alexnet_layers(net, v1=True, varied=False)
+    else:
+        net, size = twins.CaffeGoogLeNet(1, 1000), 224
+        twins.init_torch(net, rng, None)
+        layers = writer.googlenet_layers(net, d=1)
+    path = os.path.join(tmp, "m.caffemodel")
+    with open(path, "wb") as f:
+        f.write(writer.net(name, layers))
+    # Mean-subtracted pixels, the scale Caffe's LRN sees.
+    x = (rng.standard_normal((batch, size, size, 3)) * 60).astype(np.float32)
+    ref, _ = twins.run_torch(net.eval(), x, {})
+    return report(name, "Caffe .caffemodel logits", zoo_run(name, path, x, tmp), ref)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--models", default=",".join(list(KERAS) + list(TORCHVISION)))
+    p.add_argument("--models", default=",".join(list(KERAS) + list(TORCHVISION) + CAFFE))
     p.add_argument("--batch", type=int, default=2)
     a = p.parse_args()
     ok = True
     for name in a.models.split(","):
         with tempfile.TemporaryDirectory() as tmp:
-            ok &= check_keras(name, a.batch, tmp) if name in KERAS else check_torchvision(name, a.batch, tmp)
+            check = check_keras if name in KERAS else check_caffe if name in CAFFE else check_torchvision
+            ok &= check(name, a.batch, tmp)
     return 0 if ok else 1
 
 

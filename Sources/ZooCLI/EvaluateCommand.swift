@@ -105,7 +105,8 @@ struct EvaluateCommand: ParsableCommand {
         let byName = folder.compactMap { index[$0] }
         if byName.count == folder.count { return byName }
         guard folder.count == model.count else {
-            throw CommandFailure("\(data) has \(folder.count) class folders (\(folder.joined(separator: ", "))) "
+            let shown = folder.prefix(10).map { excerpt($0) }.joined(separator: ", ") + (folder.count > 10 ? ", ..." : "")
+            throw CommandFailure("\(data) has \(folder.count) class folders (\(shown)) "
                 + "that are not among the model's \(model.count) classes")
         }
         return Array(0..<folder.count)

@@ -184,6 +184,24 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.hasPrefix("features: batch 1/") }, r.stderr)
     }
 
+    func testArrayLabelsFarBeyondAnyClassCountAreRefused() throws {
+        let data = directory.appendingPathComponent("arrays")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        func write(_ header: String, _ body: Data, to name: String) throws {
+            var h = Array(header.utf8)
+            h += Array(repeating: UInt8(ascii: " "), count: (64 - (10 + h.count + 1) % 64) % 64) + [10]
+            try (Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(h.count), 0] + h) + body)
+                .write(to: data.appendingPathComponent(name))
+        }
+        try write("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 32, 32, 1), }", Data(count: 2 * 32 * 32 * 4),
+                  to: "images.npy")
+        try write("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+                  [Float(0), 99_999].withUnsafeBytes { Data($0) }, to: "labels.npy")
+        try assertRefused(["finetune", "--model", "lenet5", "--data", data.path, "--out",
+                           directory.appendingPathComponent("m.h5").path, "--epochs", "1"],
+                          "label 1 is 99999.0; expected a class index 0, 1, 2, ... below 10000")
+    }
+
     func testVersion() throws {
         let r = try ZooBinary.run(["--version"])
         XCTAssertEqual(r.status, 0)

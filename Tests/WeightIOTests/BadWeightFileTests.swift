@@ -164,6 +164,11 @@ final class DamagedWeightFileTests: XCTestCase {
         XCTAssertTrue(error.message.contains("the entry is damaged"), "\(error)")
     }
 
+    func testAKerasArchiveCompressedWithAnotherMethodSaysSo() {
+        guard let error = expectWeightFileError({ _ = try WeightFile.open(hostile("keras3_tiny_bzip2.keras")) }) else { return }
+        XCTAssertTrue(error.message.hasPrefix("compressed with a method other than stored or deflate"), "\(error)")
+    }
+
     func testAKeras3LayerGroupThatCannotBeOpenedIsReportedNotSkipped() {
         let url = hostile("keras3_tiny_damaged_group.weights.h5")
         guard let error = expectWeightFileError({ _ = try WeightFile.open(url) }) else { return }

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestSupport
 import XCTest
 @testable import WeightIO
 
@@ -28,25 +29,18 @@ final class LoadMemoryMeasurement: XCTestCase {
         return Sequential(name: "vgg16", layers)
     }
 
-    /// kB figures from /proc/self/status.
-    static func status(_ key: String) -> Int {
-        let text = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        let line = text.split(separator: "\n").first { $0.hasPrefix(key + ":") } ?? ""
-        return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
-    }
-
     func testPeakMemoryOfLoadingVGG16SizedFile() throws {
         guard let path = ProcessInfo.processInfo.environment[LoadMemoryMeasurement.fileVariable] else {
             throw XCTSkip("run by tools/measure_load_memory.py")
         }
-        let baseline = LoadMemoryMeasurement.status("VmRSS")
+        let baseline = processStatusKB("VmRSS")
         let model = LoadMemoryMeasurement.vgg16Shaped()
-        let withModel = LoadMemoryMeasurement.status("VmRSS")
+        let withModel = processStatusKB("VmRSS")
         let weightsKB = model.parameterCount * 4 / 1024
         let start = Date()
         let report = try model.loadWeights(from: URL(fileURLWithPath: path))
         let seconds = Date().timeIntervalSince(start)
-        let peak = LoadMemoryMeasurement.status("VmHWM")
+        let peak = processStatusKB("VmHWM")
         XCTAssertTrue(report.isComplete, "\(report)")
         func mib(_ kb: Int) -> Double { Double(kb) / 1024 }
         let modelRatio = Double(withModel - baseline) / Double(weightsKB)

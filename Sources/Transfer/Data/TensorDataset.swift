@@ -65,14 +65,18 @@ public struct TensorDataset: LabeledDataset {
                                  source: "\(url.path):\(inputs)")
     }
 
+    /// Most classes an array dataset may have: every epoch records a classes x classes confusion
+    /// matrix (in checkpoints too), so a stray label of 99999 would make each one 10^10 cells.
+    static let maxClasses = 10_000
+
     /// Labels from a (N,) or (N, 1) array of whole numbers.
     static func integerLabels(_ t: Tensor, file: String) throws -> [Int] {
         guard t.rank == 1 || (t.rank == 2 && t.shape[1] == 1) else {
             throw TransferError("\(file): labels of shape \(t.shape); expected (N,) class indices")
         }
         return try t.scalars.enumerated().map { i, v in
-            guard v >= 0, v == v.rounded(), v < Float(1 << 24) else {
-                throw TransferError("\(file): label \(i) is \(v); expected a class index 0, 1, 2, ...")
+            guard v >= 0, v == v.rounded(), v < Float(maxClasses) else {
+                throw TransferError("\(file): label \(i) is \(v); expected a class index 0, 1, 2, ... below \(maxClasses)")
             }
             return Int(v)
         }

@@ -46,7 +46,10 @@ enum KerasArchiveReader {
                                   + "expected the sizes of a weight file (corrupt archive or a zip bomb)")
         }
         let crc: CRC32
-        do { crc = try read() } catch {
+        do { crc = try read() } catch Archive.ArchiveError.invalidCompressionMethod {
+            throw WeightFileError(file: name, path: entry.path, "compressed with a method other than stored or deflate "
+                                  + "(Keras writes stored entries); re-save the archive with Keras or zip -0")
+        } catch {
             throw WeightFileError(file: name, path: entry.path, "cannot extract the entry (\(describe(error)))")
         }
         guard crc == entry.checksum else {
