@@ -13,45 +13,66 @@ public enum AlexNet {
         try Catalog.architecture(named: flavour == .caffe ? "alexnet-caffe" : "alexnet").make(options)
     }
 
+    /// What differs between the two networks, as data.
+    struct Variant {
+        let widths: [Int]
+        /// Convolution groups (Caffe's two towers join at conv3).
+        let groups: [Int]
+        let conv1Padding: Int
+        /// LocalResponseNorm after relu1 and relu2 (Caffe).
+        let localResponseNorm: Bool
+        let ceilModePools: Bool
+        /// torchvision pools adaptively to 6x6 before the classifier; Caffe's 227x227 gives 6x6 by itself.
+        let adaptivePool: Bool
+        /// torchvision drops out before fc6 and fc7; Caffe after them. Both are identity at inference.
+        let dropoutBeforeDense: Bool
+        /// torchvision's AlexNet keeps PyTorch's default init throughout.
+        let initializer: Initializer
+        /// Caffe's softmax is a layer of its own (`prob`), so `fc8` stays the logits.
+        let separateSoftmax: Bool
+
+        static let torchvision = Variant(widths: [64, 192, 384, 256, 256], groups: [1, 1, 1, 1, 1], conv1Padding: 2,
+                                         localResponseNorm: false, ceilModePools: false, adaptivePool: true,
+                                         dropoutBeforeDense: true, initializer: .pytorchDefault, separateSoftmax: false)
+        static let caffe = Variant(widths: [96, 256, 384, 384, 256], groups: [1, 2, 1, 2, 2], conv1Padding: 0,
+                                   localResponseNorm: true, ceilModePools: true, adaptivePool: false,
+                                   dropoutBeforeDense: false, initializer: .glorotUniform, separateSoftmax: true)
+    }
+
     static func parts(_ flavour: Flavour, options o: ModelOptions) -> Parts {
-        let caffe = flavour == .caffe
-        let widths = (caffe ? [96, 256, 384, 384, 256] : [64, 192, 384, 256, 256]).map(o.channels)
-        let groups = caffe ? [1, 2, 1, 2, 2] : [1, 1, 1, 1, 1]
-        // torchvision's AlexNet keeps PyTorch's default init throughout.
-        let initializer: Initializer = caffe ? .glorotUniform : .pytorchDefault
+        let v: Variant = flavour == .caffe ? .caffe : .torchvision
+        let widths = v.widths.map(o.channels)
         func conv(_ i: Int, _ inC: Int, _ k: Int, stride: Int = 1, pad: Int) -> Conv2D {
             Conv2D(name: "conv\(i + 1)", inputChannels: inC, filters: widths[i], kernelSize: (k, k),
-                   strides: (stride, stride), padding: .symmetric(pad), groups: groups[i], activation: .relu, initializer: initializer)
+                   strides: (stride, stride), padding: .symmetric(pad), groups: v.groups[i], activation: .relu,
+                   initializer: v.initializer)
         }
-        func pool(_ n: Int) -> MaxPool2D { MaxPool2D(name: "pool\(n)", poolSize: (3, 3), strides: (2, 2), ceilMode: caffe) }
-        func lrn(_ n: Int) -> LocalResponseNorm { LocalResponseNorm(name: "norm\(n)", size: 5, alpha: 1e-4, beta: 0.75, k: 1) }
-
-        var layers: [Layer] = [conv(0, 3, 11, stride: 4, pad: caffe ? 0 : 2)]
-        layers += caffe ? [lrn(1), pool(1)] : [pool(1)]
-        layers.append(conv(1, widths[0], 5, pad: 2))
-        layers += caffe ? [lrn(2), pool(2)] : [pool(2)]
-        layers += [conv(2, widths[1], 3, pad: 1), conv(3, widths[2], 3, pad: 1), conv(4, widths[3], 3, pad: 1), pool(5)]
+        func pool(_ n: Int) -> MaxPool2D { MaxPool2D(name: "pool\(n)", poolSize: (3, 3), strides: (2, 2), ceilMode: v.ceilModePools) }
+        func normThenPool(_ n: Int) -> [Layer] {
+            (v.localResponseNorm ? [LocalResponseNorm(name: "norm\(n)", size: 5, alpha: 1e-4, beta: 0.75, k: 1)] : []) + [pool(n)]
+        }
+        let layers: [Layer] = [conv(0, 3, 11, stride: 4, pad: v.conv1Padding)] + normThenPool(1)
+            + [conv(1, widths[0], 5, pad: 2)] + normThenPool(2)
+            + [conv(2, widths[1], 3, pad: 1), conv(3, widths[2], 3, pad: 1), conv(4, widths[3], 3, pad: 1), pool(5)]
         return Parts(trunk: layers) { features, activation in
-            // torchvision pools adaptively to 6x6 first; Caffe's 227x227 input gives 6x6 by itself.
-            var top: [Layer] = caffe ? [] : [AdaptiveAvgPool2D(name: "avg_pool", outputSize: (6, 6))]
-            let flat = try Model.flattenedWidth(caffe ? features : [6, 6, features[2]], units: o.hidden, layer: "fc6")
+            var top: [Layer] = v.adaptivePool ? [AdaptiveAvgPool2D(name: "avg_pool", outputSize: (6, 6))] : []
             top.append(Flatten(name: "flatten"))
-            // torchvision drops out before fc6 and fc7; Caffe after them. Both are identity at inference.
-            if !caffe { top.append(Dropout(name: "drop6", rate: 0.5)) }
-            top.append(Dense(name: "fc6", inputFeatures: flat, units: o.hidden, activation: .relu, initializer: initializer))
-            top.append(Dropout(name: caffe ? "drop6" : "drop7", rate: 0.5))
-            top.append(Dense(name: "fc7", inputFeatures: o.hidden, units: o.hidden, activation: .relu, initializer: initializer))
-            if caffe { top.append(Dropout(name: "drop7", rate: 0.5)) }
+            for (i, inputs) in [(6, v.adaptivePool ? 36 * features[2] : features.reduce(1, *)), (7, o.hidden)] {
+                let dropout = { Dropout(name: "drop\(i)", rate: 0.5) }
+                if v.dropoutBeforeDense { top.append(dropout()) }
+                top.append(Dense(name: "fc\(i)", inputFeatures: inputs, units: o.hidden, activation: .relu, initializer: v.initializer))
+                if !v.dropoutBeforeDense { top.append(dropout()) }
+            }
             return top + classifier("fc8", inputFeatures: o.hidden, classes: o.classes, activation: activation,
-                                    caffe: caffe, initializer: initializer)
+                                    separateSoftmax: v.separateSoftmax, initializer: v.initializer)
         }
     }
 }
 
 /// The scoring layer; Caffe's softmax is a layer of its own (`prob`), so its scoring layer stays the logits.
-func classifier(_ name: String, inputFeatures: Int, classes: Int, activation: Activation, caffe: Bool,
+func classifier(_ name: String, inputFeatures: Int, classes: Int, activation: Activation, separateSoftmax: Bool,
                 initializer: Initializer) -> [Layer] {
-    let scores = Dense(name: name, inputFeatures: inputFeatures, units: classes, activation: caffe ? .linear : activation,
-                       initializer: initializer)
-    return caffe && activation == .softmax ? [scores, ActivationLayer(name: "prob", .softmax)] : [scores]
+    let scores = Dense(name: name, inputFeatures: inputFeatures, units: classes,
+                       activation: separateSoftmax ? .linear : activation, initializer: initializer)
+    return separateSoftmax && activation == .softmax ? [scores, ActivationLayer(name: "prob", .softmax)] : [scores]
 }

@@ -44,17 +44,57 @@ public enum GoogLeNet {
         ("5b", InceptionWidths(384, 192, 384, 48, 128, 128)),
     ]
 
-    /// What differs between torchvision's and Caffe's networks.
-    struct Style {
-        let caffe: Bool
+    /// One step of the stem, before the first Inception block.
+    enum StemStep {
+        /// A convolution unit of this many (full-model) filters, kernel and stride.
+        case unit(String, filters: Int, kernel: Int, stride: Int)
+        case maxPool(String)
+        case localResponseNorm(String)
+    }
 
+    /// What differs between torchvision's and Caffe's networks, as data.
+    struct Variant {
         /// Caffe's names use `/`; ours replace it with `_` (`inception_3a/1x1` -> `inception_3a_1x1`).
-        func blockName(_ id: String) -> String { caffe ? "inception_\(id)" : "inception\(id)" }
+        let blockPrefix: String
+        /// torchvision's units are convolution (no bias), BatchNorm (eps 0.001), ReLU; Caffe's a
+        /// convolution with bias and ReLU.
+        let batchNormUnits: Bool
+        /// torchvision's "5x5" branch is a 3x3.
+        let fiveKernel: Int
+        let stem: [StemStep]
+        /// The max pool between stages `n` and `n + 1`; torchvision's last is 2x2, Caffe's 3x3 (both stride 2, ceil mode).
+        let stagePool: (Int) -> MaxPool2D
+        /// torchvision pools adaptively to 1x1; Caffe averages a 7x7 window, the same at 224x224.
+        let pooledName: String
+        let dropout: (name: String, rate: Float)
+        let classifierName: String
+        let classifierInit: Initializer
+        /// Caffe's softmax is a layer of its own (`prob`), so `loss3_classifier` stays the logits.
+        let separateSoftmax: Bool
+
+        static let torchvision = Variant(
+            blockPrefix: "inception", batchNormUnits: true, fiveKernel: 3,
+            stem: [.unit("conv1", filters: 64, kernel: 7, stride: 2), .maxPool("pool1"),
+                   .unit("conv2", filters: 64, kernel: 1, stride: 1), .unit("conv3", filters: 192, kernel: 3, stride: 1),
+                   .maxPool("pool2")],
+            stagePool: { n in n == 4 ? MaxPool2D(name: "pool4", poolSize: (2, 2), strides: (2, 2), ceilMode: true)
+                                     : maxPool("pool\(n)") },
+            pooledName: "avg_pool", dropout: ("dropout", 0.2), classifierName: "predictions",
+            classifierInit: .torchvisionGoogLeNet, separateSoftmax: false)
+        static let caffe = Variant(
+            blockPrefix: "inception_", batchNormUnits: false, fiveKernel: 5,
+            stem: [.unit("conv1_7x7_s2", filters: 64, kernel: 7, stride: 2), .maxPool("pool1_3x3_s2"),
+                   .localResponseNorm("pool1_norm1"), .unit("conv2_3x3_reduce", filters: 64, kernel: 1, stride: 1),
+                   .unit("conv2_3x3", filters: 192, kernel: 3, stride: 1), .localResponseNorm("conv2_norm2"),
+                   .maxPool("pool2_3x3_s2")],
+            stagePool: { n in maxPool("pool\(n)_3x3_s2") },
+            pooledName: "pool5_7x7_s1", dropout: ("pool5_drop_7x7_s1", 0.4), classifierName: "loss3_classifier",
+            classifierInit: .glorotUniform, separateSoftmax: true)
 
         /// A convolution and its ReLU; torchvision puts a BatchNorm between them.
         func unit(_ name: String, _ inC: Int, _ outC: Int, _ k: Int, stride: Int = 1) -> [Layer] {
             let padding: Padding = .symmetric(k / 2)
-            if caffe {
+            guard batchNormUnits else {
                 return [Conv2D(name: name, inputChannels: inC, filters: outC, kernelSize: (k, k), strides: (stride, stride),
                                padding: padding, activation: .relu)]
             }
@@ -66,8 +106,7 @@ public enum GoogLeNet {
 
         /// The four branches, joined along channels.
         func inception(_ id: String, input: Int, _ w: InceptionWidths) -> Concatenate {
-            let n = blockName(id)
-            let fiveKernel = caffe ? 5 : 3   // torchvision's "5x5" branch is a 3x3
+            let n = blockPrefix + id
             let pool = MaxPool2D(name: n + "_pool", poolSize: (3, 3), strides: (1, 1), padding: .symmetric(1), ceilMode: true)
             return Concatenate(name: n, branches: [
                 Sequential(name: n + "_branch1", unit(n + "_1x1", input, w.ch1x1, 1)),
@@ -78,13 +117,9 @@ public enum GoogLeNet {
                 Sequential(name: n + "_branch4", [pool] + unit(n + "_pool_proj", input, w.poolProj, 1)),
             ])
         }
-
-        func maxPool(_ name: String) -> MaxPool2D {
-            MaxPool2D(name: name, poolSize: (3, 3), strides: (2, 2), ceilMode: true)
-        }
-
-        func lrn(_ name: String) -> LocalResponseNorm { LocalResponseNorm(name: name, size: 5, alpha: 1e-4, beta: 0.75, k: 1) }
     }
+
+    static func maxPool(_ name: String) -> MaxPool2D { MaxPool2D(name: name, poolSize: (3, 3), strides: (2, 2), ceilMode: true) }
 
     /// GoogLeNet as `flavour` has it: `.torchvision` or `.caffe`.
     public static func make(_ flavour: Flavour, options: ModelOptions = ModelOptions()) throws -> Model {
@@ -92,43 +127,37 @@ public enum GoogLeNet {
     }
 
     static func parts(_ flavour: Flavour, options o: ModelOptions) -> Parts {
-        let caffe = flavour == .caffe
-        let style = Style(caffe: caffe)
+        let v: Variant = flavour == .caffe ? .caffe : .torchvision
         var layers: [Layer] = []
-        if o.transformInput && !caffe { layers.append(ChannelAffine.torchvisionGoogLeNetTransform()) }
-        let c64 = o.channels(64), c192 = o.channels(192)
-        if caffe {
-            layers += style.unit("conv1_7x7_s2", 3, c64, 7, stride: 2)
-            layers += [style.maxPool("pool1_3x3_s2"), style.lrn("pool1_norm1")]
-            layers += style.unit("conv2_3x3_reduce", c64, c64, 1) + style.unit("conv2_3x3", c64, c192, 3)
-            layers += [style.lrn("conv2_norm2"), style.maxPool("pool2_3x3_s2")]
-        } else {
-            layers += style.unit("conv1", 3, c64, 7, stride: 2) + [style.maxPool("pool1")]
-            layers += style.unit("conv2", c64, c64, 1) + style.unit("conv3", c64, c192, 3) + [style.maxPool("pool2")]
+        // torchvision's `transform_input` (on for its ImageNet weights).
+        if o.transformInput && v.batchNormUnits { layers.append(ChannelAffine.torchvisionGoogLeNetTransform()) }
+        var channels = 3
+        for step in v.stem {
+            switch step {
+            case let .unit(name, filters, kernel, stride):
+                layers += v.unit(name, channels, o.channels(filters), kernel, stride: stride)
+                channels = o.channels(filters)
+            case let .maxPool(name): layers.append(maxPool(name))
+            case let .localResponseNorm(name): layers.append(LocalResponseNorm(name: name, size: 5, alpha: 1e-4, beta: 0.75, k: 1))
+            }
         }
-        var channels = c192
         var pools = 3
         for entry in blocks {
             guard let (id, full) = entry else {
-                // torchvision's last stage pool is 2x2; Caffe's is 3x3 (both stride 2, ceil mode).
-                let name = caffe ? "pool\(pools)_3x3_s2" : "pool\(pools)"
-                layers.append(!caffe && pools == 4
-                              ? MaxPool2D(name: name, poolSize: (2, 2), strides: (2, 2), ceilMode: true) : style.maxPool(name))
+                layers.append(v.stagePool(pools))
                 pools += 1
                 continue
             }
             let w = full.divided(by: o.channelDivisor)
-            layers.append(style.inception(id, input: channels, w))
+            layers.append(v.inception(id, input: channels, w))
             channels = w.output
         }
-        let pooled = caffe ? "pool5_7x7_s1" : "avg_pool"
         var parts = Parts(trunk: layers) { features, activation in
-            // torchvision pools adaptively to 1x1; Caffe averages a 7x7 window, the same at 224x224.
-            [GlobalAveragePooling2D(name: pooled), Dropout(name: caffe ? "pool5_drop_7x7_s1" : "dropout", rate: caffe ? 0.4 : 0.2)]
-                + classifier(caffe ? "loss3_classifier" : "predictions", inputFeatures: features[2], classes: o.classes,
-                             activation: activation, caffe: caffe, initializer: caffe ? .glorotUniform : .torchvisionGoogLeNet)
+            [GlobalAveragePooling2D(name: v.pooledName), Dropout(name: v.dropout.name, rate: v.dropout.rate)]
+                + classifier(v.classifierName, inputFeatures: features[2], classes: o.classes, activation: activation,
+                             separateSoftmax: v.separateSoftmax, initializer: v.classifierInit)
         }
-        parts.averagePoolName = pooled
+        parts.averagePoolName = v.pooledName
         return parts
     }
 }

@@ -30,6 +30,9 @@ fc6's input in Caffe's (C, H, W) flatten order, biases (out,). Into Tests/Fixtur
     absurd-shape                a blob shape dim of 2^40
     shape-count-mismatch        a blob whose shape says 363 values and which stores 10
 
+Each twin file is read back by Google's protobuf runtime (message types declared here with the same
+field numbers and types) and every weight compared with PyTorch's before it is written.
+
 Field numbers (BVLC/caffe src/caffe/proto/caffe.proto): NetParameter name 1, layers 2, layer 100;
 LayerParameter name 1, type 2, bottom 3, top 4, param 6, blobs 7, convolution_param 106;
 V1LayerParameter layer 1 (V0), bottom 2, top 3, name 4, type 5, blobs 6, blobs_lr 7;
@@ -254,6 +257,65 @@ def googlenet_layers(model, d):
     return out
 
 
+# ---------------------------------------------------------------- independent check
+
+
+def google_protobuf_classes():
+    """NetParameter and its path to the blobs, declared with caffe.proto's field numbers and types
+    for Google's own protobuf runtime, which then decodes what this script wrote."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    F = descriptor_pb2.FieldDescriptorProto
+    f = descriptor_pb2.FileDescriptorProto(name="caffe_subset.proto", package="caffe", syntax="proto2")
+
+    def message(name, fields):
+        m = f.message_type.add(name=name)
+        for field_name, number, type_, label, extra in fields:
+            d = m.field.add(name=field_name, number=number, type=type_, label=label, **extra)
+            if extra.get("type_name") is None and label == F.LABEL_REPEATED and type_ in (F.TYPE_FLOAT, F.TYPE_DOUBLE, F.TYPE_INT64):
+                d.options.packed = field_name in ("data", "double_data", "dim")
+    opt, rep = F.LABEL_OPTIONAL, F.LABEL_REPEATED
+    msg = lambda n: {"type_name": ".caffe." + n}
+    message("BlobShape", [("dim", 1, F.TYPE_INT64, rep, {})])
+    message("BlobProto", [("shape", 7, F.TYPE_MESSAGE, opt, msg("BlobShape")), ("data", 5, F.TYPE_FLOAT, rep, {}),
+                          ("double_data", 8, F.TYPE_DOUBLE, rep, {}), ("num", 1, F.TYPE_INT64, opt, {}),
+                          ("channels", 2, F.TYPE_INT64, opt, {}), ("height", 3, F.TYPE_INT64, opt, {}),
+                          ("width", 4, F.TYPE_INT64, opt, {})])
+    message("LayerParameter", [("name", 1, F.TYPE_STRING, opt, {}), ("type", 2, F.TYPE_STRING, opt, {}),
+                               ("bottom", 3, F.TYPE_STRING, rep, {}), ("top", 4, F.TYPE_STRING, rep, {}),
+                               ("blobs", 7, F.TYPE_MESSAGE, rep, msg("BlobProto"))])
+    message("V1LayerParameter", [("bottom", 2, F.TYPE_STRING, rep, {}), ("top", 3, F.TYPE_STRING, rep, {}),
+                                 ("name", 4, F.TYPE_STRING, opt, {}), ("type", 5, F.TYPE_INT32, opt, {}),
+                                 ("blobs", 6, F.TYPE_MESSAGE, rep, msg("BlobProto"))])
+    message("NetParameter", [("name", 1, F.TYPE_STRING, opt, {}),
+                             ("layers", 2, F.TYPE_MESSAGE, rep, msg("V1LayerParameter")),
+                             ("layer", 100, F.TYPE_MESSAGE, rep, msg("LayerParameter"))])
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(f)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("caffe.NetParameter"))
+
+
+def check_with_google_protobuf(data, model, v1):
+    """Google's parser reads the file back: names, V1 types, shapes and every weight value."""
+    net = google_protobuf_classes()()
+    net.ParseFromString(data)
+    layers = net.layers if v1 else net.layer
+    stored = {l.name: l for l in layers if len(l.blobs)}
+    modules = {n: m for n, m in model.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
+    for name, layer in stored.items():
+        module = modules.get(name) or modules.get("inceptions." + name.replace("/", ".b", 1)
+                                                  .replace(".bpool_proj", ".pool_proj")) or modules.get(name.replace("/", "_"))
+        if module is None:
+            assert name.startswith(("loss1/", "loss2/")), name  # the auxiliary classifiers are random
+            continue
+        for blob, value in zip(layer.blobs, [module.weight, module.bias]):
+            values = np.array(blob.double_data if len(blob.double_data) else blob.data, np.float32)
+            dims = [blob.num, blob.channels, blob.height, blob.width] if v1 else list(blob.shape.dim)
+            assert int(np.prod(dims)) == value.numel(), f"{name}: shape {dims}"
+            assert np.array_equal(values, value.detach().numpy().reshape(-1).astype(np.float32)), name
+    if v1:
+        assert {l.type for l in layers} <= set(V1_TYPES.values())
+
+
 # ---------------------------------------------------------------- output
 
 PREDICT_IMAGES = ["images/rgb.png", "images/gray.png"]
@@ -297,9 +359,12 @@ def main():
     torch.manual_seed(0)
     alexnet = rebuilt("alexnet-caffe")
     googlenet = rebuilt("googlenet-caffe")
-    write(os.path.join(OUT, "alexnet-caffe.caffemodel"), net("AlexNet", alexnet_layers(alexnet)))
-    write(os.path.join(OUT, "alexnet-caffe-v1.caffemodel"), net("AlexNet", alexnet_layers(alexnet, v1=True)))
-    write(os.path.join(OUT, "googlenet-caffe.caffemodel"), net("GoogleNet", googlenet_layers(googlenet, d=16)))
+    for file, model, data, v1 in [
+            ("alexnet-caffe.caffemodel", alexnet, net("AlexNet", alexnet_layers(alexnet)), False),
+            ("alexnet-caffe-v1.caffemodel", alexnet, net("AlexNet", alexnet_layers(alexnet, v1=True)), True),
+            ("googlenet-caffe.caffemodel", googlenet, net("GoogleNet", googlenet_layers(googlenet, d=16)), False)]:
+        check_with_google_protobuf(data, model, v1)
+        write(os.path.join(OUT, file), data)
 
     np.save(os.path.join(OUT, "googlenet-caffe-predict.npy"), predict_reference(googlenet))
 

@@ -126,18 +126,6 @@ extension Layer {
     public var parameterCount: Int { allWeights.reduce(0) { $0 + $1.weightCount } }
 }
 
-/// A shape or configuration error, naming the layer and what it expected.
-public struct LayerError: Error, CustomStringConvertible, Equatable {
-    public let layer: String
-    public let message: String
-
-    public init(layer: String, _ message: String) {
-        self.layer = layer
-        self.message = message
-    }
-
-    public var description: String { "layer '\(layer)': \(message)" }
-}
 
 func shapeString(_ s: [Int]) -> String { "(" + s.map(String.init).joined(separator: ", ") + ")" }
 

@@ -4,12 +4,6 @@ import Foundation
 /// fixtures. Reads little-endian float32, float64, float16 and integer arrays in C order into a
 /// float32 `Tensor`; writes float32.
 public enum NPY {
-    public struct FormatError: Error, CustomStringConvertible {
-        public let file: String
-        public let message: String
-        public var description: String { "\(file): \(message)" }
-    }
-
     public static func read(_ url: URL) throws -> Tensor {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {

@@ -78,7 +78,7 @@ struct DemoCommand: ParsableCommand {
         // 3. Features for 5-9.
         let features = try reloaded.output(at: "f6", for: target.inputs)
         let featureFile = outURL.appendingPathComponent("f6-features-5to9.npy")
-        try AtomicFile.write(NPY.encode(features), to: featureFile)
+        try DurableFile.write(NPY.encode(features), to: featureFile)
         print("3. F6 features of the \(target.count) digits 5-9: shape \(features.shape) -> \(featureFile.path)")
 
         // 4. Few-shot transfer to 5-9: a new head on the frozen trunk, against training from scratch.

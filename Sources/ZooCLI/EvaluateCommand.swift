@@ -83,11 +83,11 @@ struct EvaluateCommand: ParsableCommand {
         for c in 0..<classes {
             csv += FeatureFile.csvField(names[c]) + report.confusion[c].map { ",\($0)" }.joined() + "\n"
         }
-        try AtomicFile.write(Data(csv.utf8), to: URL(fileURLWithPath: out))
+        try DurableFile.write(Data(csv.utf8), to: URL(fileURLWithPath: out))
         print("wrote \(out): \(classes)x\(classes) confusion matrix; \(stream.summary)")
         let plot = try ConfusionMatrixPlot(confusion: report.confusion, classNames: names,
                                            title: "confusion matrix: \(loaded.model.architecture), \(report.samples) images")
-        try AtomicFile.write(try plot.png(name: pngPath), to: URL(fileURLWithPath: pngPath))
+        try DurableFile.write(try plot.png(name: pngPath), to: URL(fileURLWithPath: pngPath))
         print("wrote \(pngPath): \(plot.width)x\(plot.height) heat map, cells coloured by their share of the true class")
     }
 

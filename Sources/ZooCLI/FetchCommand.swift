@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import WeightIO
 import Zoo
@@ -63,7 +64,7 @@ struct FetchCommand: ParsableCommand {
         if let classesFile = entry.classes, let names = m.classLists[classesFile] {
             let url = fetcher.cacheDirectory.appendingPathComponent(classesFile)
             if !FileManager.default.fileExists(atPath: url.path) {
-                try AtomicFile.write(Data((names.joined(separator: "\n") + "\n").utf8), to: url)
+                try DurableFile.write(Data((names.joined(separator: "\n") + "\n").utf8), to: url)
             }
             print("class names: \(url.path)")
         }

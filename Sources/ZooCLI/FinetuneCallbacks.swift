@@ -14,6 +14,6 @@ final class CurvesWriter: TrainingCallback {
     }
 
     func epochEnded(_ trainer: Trainer, _ record: EpochRecord) throws {
-        try AtomicFile.write(Data(TrainingCurvesPlot.svg(trainer.history, title: title).utf8), to: url)
+        try DurableFile.write(Data(TrainingCurvesPlot.svg(trainer.history, title: title).utf8), to: url)
     }
 }

@@ -42,7 +42,7 @@ struct RunCommand: ParsableCommand {
                                       inputSize: (x.shape[1], x.shape[2]))
         try m.checkMemory(batch: x.shape[0], training: false, option: "batch in --input")
         let y = try layer.map { try m.output(at: $0, for: x) } ?? m.predict(x)
-        try AtomicFile.write(NPY.encode(y), to: URL(fileURLWithPath: out))
+        try DurableFile.write(NPY.encode(y), to: URL(fileURLWithPath: out))
         print("wrote \(out): shape \(y.shape)")
     }
 }

@@ -79,15 +79,26 @@ struct ConvertCommand: ParsableCommand {
         if model != nil || file.metadata.architecture != nil {
             // Through the model: layer order and Keras 3 keys come from the architecture.
             let (m, report) = try withFlagHints { try Model.load(from: file, architecture: model) }
-            try m.saveWeights(to: outURL, format: target)
+            try m.saveWeights(to: outURL, format: target, hooks: .killedForTests)
             print(report)
         } else {
-            do { try WeightWriter.write(file.read(), to: outURL, format: target) } catch {
+            do { try WeightWriter.write(file.read(), to: outURL, format: target, hooks: .killedForTests) } catch {
                 // Without the architecture, layer order and Keras 3 keys come from the file alone.
                 throw CommandFailure("\(error)\n\(input) does not record its architecture; give it with --model "
                     + "(see `zoo list`) so the layers are named and ordered by the architecture")
             }
         }
         print("wrote \(output) (\(target.rawValue))")
+    }
+}
+
+extension SaveHooks {
+    /// Kills the process abruptly (SIGKILL) once the save has written `ZOO_TEST_KILL_DURING_SAVE`
+    /// bytes of weights, in 16 KB slices: tests use it to stop `convert` mid-save, as `kill -9` would.
+    static var killedForTests: SaveHooks {
+        guard let bytes = ProcessInfo.processInfo.environment["ZOO_TEST_KILL_DURING_SAVE"].flatMap(Int.init) else {
+            return SaveHooks()
+        }
+        return SaveHooks(chunkSize: 16 * 1024) { written in if written >= bytes { kill(getpid(), SIGKILL) } }
     }
 }

@@ -260,6 +260,17 @@ final class FetchCommandTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("HTTP 404") && r.stderr.contains("\(base)/models/missing.h5"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: cache.appendingPathComponent("missing.h5").path))
+        XCTAssertEqual(try cacheFiles(), [], "a fetch that received nothing leaves no empty part file")
+    }
+
+    /// No server at all: nothing was received, so nothing is kept (a non-empty part would be, to resume).
+    func testUnreachableServerLeavesNoEmptyPartFile() throws {
+        let m = try manifest(file: "tiny.h5", checksum: "\"md5\": \"\(String(repeating: "0", count: 32))\"")
+        let r = try ZooBinary.run(["fetch", "tiny", "--manifest", m, "--cache", cache.path, "--url-base", "http://127.0.0.1:9",
+                                   "--retries", "0"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("interrupted"), r.stderr)
+        XCTAssertEqual(try cacheFiles(), [])
     }
 
     func testUnknownNameListsTheKnownOnes() throws {

@@ -110,15 +110,15 @@ final class CheckpointTests: XCTestCase {
     func testWritesAreAtomic() throws {
         let root = try temporaryDirectory(self)
         let destination = root.appendingPathComponent("epoch-0001")
-        try DurableFiles.replaceDirectory(destination) { try Data("old".utf8).write(to: $0.appendingPathComponent("a")) }
+        try DurableFile.replaceDirectory(destination) { try Data("old".utf8).write(to: $0.appendingPathComponent("a")) }
         struct Interrupted: Error {}
-        XCTAssertThrowsError(try DurableFiles.replaceDirectory(destination) { dir in
+        XCTAssertThrowsError(try DurableFile.replaceDirectory(destination) { dir in
             try Data("new".utf8).write(to: dir.appendingPathComponent("a"))
             throw Interrupted()
         })
         XCTAssertEqual(try String(contentsOf: destination.appendingPathComponent("a"), encoding: .utf8), "old",
                        "a failed write leaves the old checkpoint whole")
-        try DurableFiles.replaceDirectory(destination) { try Data("new".utf8).write(to: $0.appendingPathComponent("b")) }
+        try DurableFile.replaceDirectory(destination) { try Data("new".utf8).write(to: $0.appendingPathComponent("b")) }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: destination.path), ["b"])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root.path), ["epoch-0001"],
                        "no temporary directory is left behind")

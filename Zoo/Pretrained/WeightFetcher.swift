@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -13,7 +14,8 @@ import Darwin
 ///
 /// The bytes go to `NAME.part` (locked against a second fetch); an interrupted transfer keeps them
 /// and the next attempt asks for the rest with `Range: bytes=N-`. Only a file whose checksum
-/// verifies is renamed to `NAME`; a mismatch deletes the part file.
+/// verifies is renamed to `NAME` (by `DurableFile.commit`); a mismatch deletes the part file, and
+/// a failed fetch that received nothing leaves no empty part file behind.
 public struct WeightFetcher {
     public var cacheDirectory: URL
     /// Replaces the scheme, host and port of the manifest's URLs (a mirror, or a test server).
@@ -104,6 +106,9 @@ public struct WeightFetcher {
                           seconds: Date().timeIntervalSince(started))
         }
 
+        // A failed fetch keeps what it received for the next one to resume; an empty part is no help.
+        var committed = false
+        defer { if !committed && size(of: fd) == 0 { unlink(part.path) } }
         var downloaded: Int64 = 0
         var failures = 0
         attempts: while true {
@@ -122,8 +127,9 @@ public struct WeightFetcher {
                 failures += 1
                 let kept = size(of: fd)
                 guard failures <= retries else {
-                    throw PretrainedError("download of \(source) interrupted: \(why); \(kept) bytes kept in \(part.path); "
-                        + "run `zoo fetch \(entry.name)` again to resume")
+                    let next = kept > 0 ? "\(kept) bytes kept in \(part.path); run `zoo fetch \(entry.name)` again to resume"
+                                        : "nothing received; run `zoo fetch \(entry.name)` again to retry"
+                    throw PretrainedError("download of \(source) interrupted: \(why); \(next)")
                 }
                 log("\(why); resuming (retry \(failures) of \(retries))")
             }
@@ -135,12 +141,12 @@ public struct WeightFetcher {
             throw PretrainedError("checksum mismatch for \(source): expected \(entry.checksum), got \(entry.checksum.algorithm) "
                 + "\(digest); deleted \(part.path)")
         }
-        guard fsync(fd) == 0 else { throw PretrainedError("cannot fsync \(part.path): \(String(cString: strerror(errno)))") }
-        guard rename(part.path, final.path) == 0 else {
-            throw PretrainedError("cannot rename \(part.path) to \(final.path): \(String(cString: strerror(errno)))")
+        do {
+            try DurableFile.commit(fd, part, to: final)
+        } catch let error as DurableFileError {
+            throw PretrainedError("cannot put \(part.path) in place as \(final.path): \(error)")
         }
-        let dir = open(cacheDirectory.path, O_RDONLY | O_CLOEXEC)
-        if dir >= 0 { _ = fsync(dir); close(dir) }
+        committed = true
         return Result(file: final, source: source, digest: digest, bytesDownloaded: downloaded, alreadyCached: false,
                       seconds: Date().timeIntervalSince(started))
     }

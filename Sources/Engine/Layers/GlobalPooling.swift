@@ -5,27 +5,13 @@ public final class GlobalAveragePooling2D: Layer {
 
     public init(name: String) { self.name = name }
 
-    public func outputShape(for s: [Int]) throws -> [Int] {
-        try requireRank(s, 4, "(batch, height, width, channels)")
-        return [s[0], s[3]]
-    }
+    public func outputShape(for s: [Int]) throws -> [Int] { try globalPoolShape(s) }
 
     public func forward(_ input: Tensor, mode: Mode) throws -> Tensor {
-        let outShape = try outputShape(for: input.shape)
-        let (pixels, C) = (input.shape[1] * input.shape[2], input.shape[3])
-        var out = Tensor(uninitialized: outShape)
-        let x = input.data, y = out.mutableData()
-        Parallel.forRanges(outShape[0]) { samples in
-            for n in samples {
-                let yn = y + n * C
-                yn.update(repeating: 0, count: C)
-                for p in 0..<pixels {
-                    let xp = x + (n * pixels + p) * C
-                    for c in 0..<C { yn[c] += xp[c] }
-                }
-                let d = Float(pixels)
-                for c in 0..<C { yn[c] /= d }
-            }
+        _ = try globalPoolShape(input.shape)   // before reading the shape
+        let d = Float(input.shape[1] * input.shape[2])
+        let out = try globalPool(input, from: 0) { yn, xp, C in for c in 0..<C { yn[c] += xp[c] } } finish: { yn, C in
+            for c in 0..<C { yn[c] /= d }
         }
         if mode == .training { savedInputShape = input.shape }
         return out
@@ -62,25 +48,11 @@ public final class GlobalMaxPooling2D: Layer {
 
     public init(name: String) { self.name = name }
 
-    public func outputShape(for s: [Int]) throws -> [Int] {
-        try requireRank(s, 4, "(batch, height, width, channels)")
-        return [s[0], s[3]]
-    }
+    public func outputShape(for s: [Int]) throws -> [Int] { try globalPoolShape(s) }
 
     public func forward(_ input: Tensor, mode: Mode) throws -> Tensor {
-        let outShape = try outputShape(for: input.shape)
-        let (pixels, C) = (input.shape[1] * input.shape[2], input.shape[3])
-        var out = Tensor(uninitialized: outShape)
-        let x = input.data, y = out.mutableData()
-        Parallel.forRanges(outShape[0]) { samples in
-            for n in samples {
-                let yn = y + n * C
-                yn.update(repeating: -.infinity, count: C)
-                for p in 0..<pixels {
-                    let xp = x + (n * pixels + p) * C
-                    for c in 0..<C where xp[c] > yn[c] || xp[c].isNaN { yn[c] = xp[c] }
-                }
-            }
+        let out = try globalPool(input, from: -.infinity) { yn, xp, C in
+            for c in 0..<C where xp[c] > yn[c] || xp[c].isNaN { yn[c] = xp[c] }
         }
         if mode == .training { saved = (input, out) }
         return out
@@ -112,5 +84,33 @@ public final class GlobalMaxPooling2D: Layer {
             }
         }
         return dx
+    }
+}
+
+extension Layer {
+    /// (N, H, W, C) -> (N, C).
+    func globalPoolShape(_ s: [Int]) throws -> [Int] {
+        try requireRank(s, 4, "(batch, height, width, channels)")
+        return [s[0], s[3]]
+    }
+
+    /// Each sample's pixels folded into one row of C: the row starts at `initial`, `fold(row,
+    /// pixel, C)` takes in each pixel in order, `finish(row, C)` completes it.
+    func globalPool(_ input: Tensor, from initial: Float,
+                    fold: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void,
+                    finish: (UnsafeMutablePointer<Float>, Int) -> Void = { _, _ in }) throws -> Tensor {
+        let outShape = try globalPoolShape(input.shape)
+        let (pixels, C) = (input.shape[1] * input.shape[2], input.shape[3])
+        var out = Tensor(uninitialized: outShape)
+        let x = input.data, y = out.mutableData()
+        Parallel.forRanges(outShape[0]) { samples in
+            for n in samples {
+                let yn = y + n * C
+                yn.update(repeating: initial, count: C)
+                for p in 0..<pixels { fold(yn, x + (n * pixels + p) * C, C) }
+                finish(yn, C)
+            }
+        }
+        return out
     }
 }

@@ -115,18 +115,11 @@ public struct BinaryCrossEntropyWithLogits: Loss {
     public init() {}
 
     public func callAsFunction(_ logits: Tensor, _ target: Tensor) throws -> LossResult {
-        try requireSameShape(logits, target, loss: name)
-        let n = logits.count
-        var gradient = Tensor(uninitialized: logits.shape)
-        let x = logits.data, y = target.data, g = gradient.mutableData()
-        let invN = 1 / Double(n)
-        var total = 0.0
-        for i in 0..<n {
-            let xi = Double(x[i]), yi = Double(y[i])
-            total += max(xi, 0) - xi * yi + log1p(exp(-abs(xi)))
+        let invN = 1 / Double(logits.count)
+        return try elementwiseLoss(logits, target, loss: name) { x, y in
+            let xi = Double(x), yi = Double(y)
             let sigmoid = xi >= 0 ? 1 / (1 + exp(-xi)) : exp(xi) / (1 + exp(xi))
-            g[i] = Float((sigmoid - yi) * invN)
-        }
-        return LossResult(value: Float(total * invN), gradient: gradient)
+            return (max(xi, 0) - xi * yi + log1p(exp(-abs(xi))), Float((sigmoid - yi) * invN))
+        } mean: { total, _ in Float(total * invN) }
     }
 }

@@ -17,18 +17,6 @@ public protocol Loss {
     func callAsFunction(_ output: Tensor, _ target: Tensor) throws -> LossResult
 }
 
-/// A loss given inputs it cannot compare, naming the loss and what it expected.
-public struct LossError: Error, CustomStringConvertible, Equatable {
-    public let loss: String
-    public let message: String
-
-    public init(loss: String, _ message: String) {
-        self.loss = loss
-        self.message = message
-    }
-
-    public var description: String { "loss '\(loss)': \(message)" }
-}
 
 /// Mean squared error, PyTorch's `mse_loss`: mean over every element of (output - target)².
 public struct MeanSquaredError: Loss {
@@ -37,24 +25,31 @@ public struct MeanSquaredError: Loss {
     public init() {}
 
     public func callAsFunction(_ output: Tensor, _ target: Tensor) throws -> LossResult {
-        try requireSameShape(output, target, loss: name)
-        let n = output.count
-        var gradient = Tensor(uninitialized: output.shape)
-        let x = output.data, y = target.data, g = gradient.mutableData()
-        let scale = Float(2) / Float(n)
-        var sum = 0.0
-        for i in 0..<n {
-            let d = x[i] - y[i]
-            sum += Double(d) * Double(d)
-            g[i] = scale * d
-        }
-        return LossResult(value: Float(sum / Double(n)), gradient: gradient)
+        let scale = Float(2) / Float(output.count)
+        return try elementwiseLoss(output, target, loss: name) { x, y in
+            let d = x - y
+            return (Double(d) * Double(d), scale * d)
+        } mean: { sum, n in Float(sum / Double(n)) }
     }
 }
 
-func requireSameShape(_ output: Tensor, _ target: Tensor, loss: String) throws {
+/// A loss that is the mean over every element of `term(output, target)`: `term` gives each
+/// element's loss (summed in Double) and its gradient (already divided by the count); `mean`
+/// turns the sum and the count into the value, as the reference computes it.
+func elementwiseLoss(_ output: Tensor, _ target: Tensor, loss: String, term: (Float, Float) -> (Double, Float),
+                     mean: (Double, Int) -> Float) throws -> LossResult {
     guard output.shape == target.shape, output.count > 0 else {
         throw LossError(loss: loss, "output \(shapeString(output.shape)) and target \(shapeString(target.shape)) "
             + "must have the same, non-empty shape")
     }
+    let n = output.count
+    var gradient = Tensor(uninitialized: output.shape)
+    let x = output.data, y = target.data, g = gradient.mutableData()
+    var sum = 0.0
+    for i in 0..<n {
+        let (value, slope) = term(x[i], y[i])
+        sum += value
+        g[i] = slope
+    }
+    return LossResult(value: mean(sum, n), gradient: gradient)
 }

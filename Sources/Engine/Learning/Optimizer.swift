@@ -61,18 +61,6 @@ public struct OptimizerState: Equatable {
     }
 }
 
-/// A bad optimizer setting or a state that does not fit, naming the optimizer.
-public struct OptimizerError: Error, CustomStringConvertible, Equatable {
-    public let optimizer: String
-    public let message: String
-
-    public init(optimizer: String, _ message: String) {
-        self.optimizer = optimizer
-        self.message = message
-    }
-
-    public var description: String { "optimizer '\(optimizer)': \(message)" }
-}
 
 /// Updates parameters from their accumulated gradients, with PyTorch's `torch.optim` semantics.
 ///

@@ -3,7 +3,7 @@ import Foundation
 /// A training run as it stood at the end of an epoch: everything a resumed run needs to continue
 /// bit for bit.
 ///
-/// On disk it is a directory of four files, written atomically (see `DurableFiles`):
+/// On disk it is a directory of four files, written atomically (see `DurableFile`):
 /// `manifest.json` (names, shapes, scalars, random states, history) and three NumPy archives,
 /// `weights.npz` (members `layer/weight`), `optimizer.npz` (PyTorch-style keys `0.exp_avg`, ...)
 /// and `callbacks.npz` (members `key/name`), readable with `np.load`. Every value round-trips
@@ -79,12 +79,12 @@ public struct Checkpoint {
                 callbacks[key]!.tensors.keys.sorted().map { ("\(key)/\($0)", callbacks[key]!.tensors[$0]!) }
             }),
         ]
-        try DurableFiles.replaceDirectory(directory) { root in
+        try DurableFile.replaceDirectory(directory) { root in
             for (file, entries) in archives {
                 let url = root.appendingPathComponent(file)
-                try DurableFiles.write(to: url) { write in try NPZ.encode(entries, file: url.path, write: write) }
+                try DurableFile.write(to: url) { write in try NPZ.encode(entries, file: url.path, write: write) }
             }
-            try DurableFiles.write(try Manifest.encoder.encode(manifest), to: root.appendingPathComponent("manifest.json"))
+            try DurableFile.write(try Manifest.encoder.encode(manifest), to: root.appendingPathComponent("manifest.json"))
         }
     }
 

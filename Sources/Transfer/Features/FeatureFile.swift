@@ -2,7 +2,7 @@ import Engine
 import Foundation
 import WeightIO
 
-/// The files extracted features are written to, each replaced atomically (see `AtomicFile`).
+/// The files extracted features are written to, each replaced atomically (see `DurableFile`).
 ///
 /// - `.npy`: the (rows, features) float32 matrix alone, for `numpy.load`.
 /// - `.h5` / `.hdf5`: datasets `features` (rows, features) and, when the rows have labels,
@@ -30,16 +30,13 @@ public enum FeatureFile {
         guard let format = format ?? Format(url: url) else {
             throw TransferError("\(url.path): expected a name ending in .npy, .h5 or .csv")
         }
-        try AtomicFile.write(try encode(features, as: format, name: url.path), to: url)
-    }
-
-    /// The bytes of `features` as a file of `format`; `name` is what HDF5 errors call it.
-    public static func encode(_ features: ExtractedFeatures, as format: Format,
-                              name: String = "features") throws -> Data {
         switch format {
-        case .npy: return NPY.encode(features.values)
-        case .csv: return csv(features)
-        case .h5: return try hdf5(features, name: name)
+        case .npy: try DurableFile.write(NPY.encode(features.values), to: url)
+        case .csv: try DurableFile.write(csv(features), to: url)
+        case .h5:
+            try DurableFile.create(url) { temporary in
+                try HDF5File.create(temporary, name: url.path) { root in try hdf5(features, root) }
+            }
         }
     }
 
@@ -69,16 +66,13 @@ public enum FeatureFile {
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    static func hdf5(_ features: ExtractedFeatures, name: String) throws -> Data {
-        let hint = features.values.count * 4 + features.names.reduce(0) { $0 + $1.utf8.count } + 4096
-        return try HDF5File.image(name: name, sizeHint: hint) { root in
-            try root.createDataset("features", features.values)
-            try root.setStringArray("paths", features.names)
-            try root.setAttribute("layer", .string(features.layer))
-            if let labels = features.labels {
-                try root.createDataset("labels", Tensor(shape: [labels.count], scalars: labels.map(Float.init)))
-                try root.setStringArray("class_names", features.classNames)
-            }
+    static func hdf5(_ features: ExtractedFeatures, _ root: HDF5Group) throws {
+        try root.createDataset("features", features.values)
+        try root.setStringArray("paths", features.names)
+        try root.setAttribute("layer", .string(features.layer))
+        if let labels = features.labels {
+            try root.createDataset("labels", Tensor(shape: [labels.count], scalars: labels.map(Float.init)))
+            try root.setStringArray("class_names", features.classNames)
         }
     }
 }

@@ -1,6 +1,6 @@
 import CImageCodecs
+import Engine
 import Foundation
-import WeightIO
 
 /// Encodes 8-bit images as PNG with libpng, for the plots ConvZoo writes.
 public enum PNGWriter {
@@ -26,6 +26,6 @@ public enum PNGWriter {
 
     /// Writes `image` as a PNG file at `url`, atomically: a reader never sees half a file.
     public static func write(_ image: PixelImage, to url: URL) throws {
-        try AtomicFile.write(try encode(image, name: url.path), to: url)
+        try DurableFile.write(try encode(image, name: url.path), to: url)
     }
 }

@@ -2,7 +2,7 @@ import CHDF5
 import Engine
 import Foundation
 
-/// An HDF5 file open for reading, or an HDF5 image being built in memory for writing.
+/// An HDF5 file open for reading, or one being written.
 public final class HDF5File {
     /// How errors name the file: its path, or e.g. `model.keras (model.weights.h5)`.
     public let name: String
@@ -42,43 +42,77 @@ public final class HDF5File {
         }
     }
 
+    /// Set while a file is being written: weights are written in slices of at most this many
+    /// bytes, and `afterSlice` hears the running total (the test hooks of a save).
+    var sliceBytes = Int.max
+    var afterSlice: ((Int) -> Void)?
+    var dataBytesWritten = 0
+
+    /// Creates (or truncates) the HDF5 file at `url`, fills it with `build` through its root group
+    /// and closes it; `name` is what errors call it.
+    ///
+    /// Weights go from their tensors straight to the file (no sieve buffer, no in-memory image),
+    /// so writing holds no copy of them; `DurableFile` decides when the file becomes visible.
+    public static func create(_ url: URL, name: String, hooks: SaveHooks = SaveHooks(),
+                              _ build: (HDF5Group) throws -> Void) throws {
+        try HDF5Library.serialized {
+            let fapl = try fileAccess(name: name) { H5Pset_fapl_sec2($0) >= 0 && H5Pset_sieve_buf_size($0, 0) >= 0 }
+            try fill(path: url.path, name: name, fapl: fapl, hooks: hooks, finish: { _ in }, build: build)
+        }
+    }
+
     private static let imageCounter = Counter()
 
-    /// Builds an HDF5 file in memory with `build` and returns the file's bytes.
-    ///
-    /// Writing goes through memory so that the bytes reach the disk through `AtomicFile`,
-    /// which decides when they become visible. `sizeHint` (bytes) sizes the in-memory buffer.
+    /// Builds an HDF5 file in memory with `build` and returns the file's bytes (for tests and
+    /// small files; `create` writes large ones).
     static func makeImage(name: String, sizeHint: Int, _ build: (HDF5Group) throws -> Void) throws -> Data {
         try HDF5Library.serialized {
-            let fapl = H5Pcreate(convzoo_h5p_file_access())
-            defer { H5Pclose(fapl) }
             // Grow by the expected size at once: one allocation instead of thousands of reallocs.
             let increment = max(1 << 20, min(sizeHint + (1 << 20), 1 << 30))
-            guard fapl >= 0, H5Pset_fapl_core(fapl, increment, false) >= 0 else {
-                throw WeightFileError(file: name, path: "/", HDF5Library.withDetail("cannot set up an in-memory HDF5 file"))
-            }
+            let fapl = try fileAccess(name: name) { H5Pset_fapl_core($0, increment, false) >= 0 }
             // The core driver without a backing store never touches the disk; the name only has to be unique.
             let memoryName = "convzoo-image-\(getpid())-\(imageCounter.next())"
-            guard let h = HDF5Handle(H5Fcreate(memoryName, convzoo_h5f_acc_trunc(), convzoo_h5p_default(), fapl),
-                                     close: H5Fclose) else {
-                throw WeightFileError(file: name, path: "/", HDF5Library.withDetail("cannot create an in-memory HDF5 file"))
-            }
-            let file = HDF5File(name: name, handle: h)
-            try build(try file.root())
-            guard H5Fflush(h.id, H5F_SCOPE_GLOBAL) >= 0 else {
-                throw WeightFileError(file: name, path: "/", HDF5Library.withDetail("cannot flush the HDF5 image"))
-            }
-            let size = H5Fget_file_image(h.id, nil, 0)
-            guard size > 0 else {
-                throw WeightFileError(file: name, path: "/", HDF5Library.withDetail("cannot size the HDF5 image"))
-            }
-            var image = Data(count: size)
-            let copied = image.withUnsafeMutableBytes { H5Fget_file_image(h.id, $0.baseAddress, size) }
-            guard copied == size else {
-                throw WeightFileError(file: name, path: "/", HDF5Library.withDetail("cannot copy the HDF5 image"))
-            }
-            return image
+            return try fill(path: memoryName, name: name, fapl: fapl, finish: { file in
+                let size = H5Fget_file_image(file, nil, 0)
+                guard size > 0 else {
+                    throw WeightFileError(file: name, path: "/", HDF5Library.withDetail("cannot size the HDF5 image"))
+                }
+                var image = Data(count: size)
+                let copied = image.withUnsafeMutableBytes { H5Fget_file_image(file, $0.baseAddress, size) }
+                guard copied == size else {
+                    throw WeightFileError(file: name, path: "/", HDF5Library.withDetail("cannot copy the HDF5 image"))
+                }
+                return image
+            }, build: build)
         }
+    }
+
+    /// A file-access property list set up by `driver`.
+    private static func fileAccess(name: String, _ driver: (hid_t) -> Bool) throws -> HDF5Handle {
+        guard let fapl = HDF5Handle(H5Pcreate(convzoo_h5p_file_access()), close: H5Pclose), driver(fapl.id) else {
+            throw WeightFileError(file: name, path: "/", HDF5Library.withDetail("cannot set up the HDF5 file driver"))
+        }
+        return fapl
+    }
+
+    /// Creates the file `path` with `fapl`, runs `build`, flushes, hands the open file to
+    /// `finish`, and closes it (the groups and datasets `build` opened are gone by then).
+    private static func fill<R>(path: String, name: String, fapl: HDF5Handle, hooks: SaveHooks = SaveHooks(),
+                                finish: (hid_t) throws -> R, build: (HDF5Group) throws -> Void) throws -> R {
+        guard let h = HDF5Handle(H5Fcreate(path, convzoo_h5f_acc_trunc(), convzoo_h5p_default(), fapl.id),
+                                 close: H5Fclose) else {
+            throw WeightFileError(file: name, path: "/", HDF5Library.withDetail("cannot create the HDF5 file"))
+        }
+        do {
+            let file = HDF5File(name: name, handle: h)
+            file.sliceBytes = max(1, hooks.chunkSize)
+            file.afterSlice = hooks.afterChunk
+            try build(try file.root())
+        }
+        guard H5Fflush(h.id, H5F_SCOPE_GLOBAL) >= 0 else {
+            throw WeightFileError(file: name, path: "/", HDF5Library.withDetail("cannot flush the HDF5 file"))
+        }
+        return try finish(h.id)
     }
 }
 

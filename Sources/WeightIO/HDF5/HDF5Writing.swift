@@ -59,26 +59,58 @@ extension HDF5Group {
                 throw WeightFileError(file: file.name, path: target,
                                       HDF5Library.withDetail("cannot create a dataset of shape \(tensor.shape)"))
             }
-            if tensor.count > 0 {
-                guard H5Dwrite(ds.id, convzoo_h5t_native_float(), convzoo_h5s_all(), convzoo_h5s_all(),
-                               convzoo_h5p_default(), tensor.data) >= 0 else {
-                    throw WeightFileError(file: file.name, path: target, HDF5Library.withDetail("cannot write the data"))
-                }
-            }
+            if tensor.count > 0 { try write(tensor, to: ds, space: space, path: target) }
             return try HDF5Dataset(file: file, path: target, dataset: ds)
         }
     }
 
+
+    /// Writes `tensor` into `dataset` straight from its storage, in slices of whole rows (first
+    /// axis) of at most the file's `sliceBytes`, reporting each to its `afterSlice`.
+    private func write(_ tensor: Tensor, to dataset: HDF5Handle, space: HDF5Handle, path: String) throws {
+        let rows = tensor.shape.first ?? 1
+        let rowCount = tensor.count / max(rows, 1)
+        let rowsPerSlice = max(1, min(rows, file.sliceBytes / max(1, rowCount * 4)))
+        var dims = tensor.shape.map { hsize_t($0) }
+        var row = 0
+        while row < rows {
+            let n = min(rowsPerSlice, rows - row)
+            let ok: Bool
+            if n == rows || dims.isEmpty {
+                ok = H5Dwrite(dataset.id, convzoo_h5t_native_float(), convzoo_h5s_all(), convzoo_h5s_all(),
+                              convzoo_h5p_default(), tensor.data) >= 0
+            } else {
+                var start = [hsize_t](repeating: 0, count: dims.count), count = dims
+                start[0] = hsize_t(row)
+                count[0] = hsize_t(n)
+                dims[0] = hsize_t(n)
+                guard let memory = HDF5Handle(H5Screate_simple(Int32(dims.count), dims, nil), close: H5Sclose),
+                      H5Sselect_hyperslab(space.id, H5S_SELECT_SET, start, nil, count, nil) >= 0 else {
+                    throw WeightFileError(file: file.name, path: path, HDF5Library.withDetail("cannot select rows \(row)..<\(row + n)"))
+                }
+                ok = H5Dwrite(dataset.id, convzoo_h5t_native_float(), memory.id, space.id, convzoo_h5p_default(),
+                              tensor.data + row * rowCount) >= 0
+            }
+            guard ok else { throw WeightFileError(file: file.name, path: path, HDF5Library.withDetail("cannot write the data")) }
+            row += n
+            file.dataBytesWritten += n * rowCount * 4
+            file.afterSlice?(file.dataBytesWritten)
+        }
+    }
 }
 
 extension HDF5Object {
     /// Sets attribute `name` (replacing one of that name). Strings are stored fixed-length and
-    /// NUL-padded, as NumPy's `S` arrays that Keras writes; an empty string array is stored as an
-    /// empty float64 array, as Keras stores a layer's empty `weight_names`.
+    /// NUL-padded, as NumPy's `S` arrays that Keras writes, except a string too long for HDF5's
+    /// 64 KB attribute message (a full model's `model_config`), stored as h5py stores a `str`:
+    /// variable-length UTF-8 in the file's heap. An empty string array is stored as an empty
+    /// float64 array, as Keras stores a layer's empty `weight_names`.
     public func setAttribute(_ name: String, _ value: AttributeValue) throws {
         try HDF5Library.serialized {
             if H5Aexists(handle.id, name) > 0 { H5Adelete(handle.id, name) }
             switch value {
+            case .string(let s) where s.utf8.count > kerasAttributeLimit:
+                try writeVariableString(name, s)
             case .string(let s):
                 try writeStrings(name, [s], scalar: true)
             case .strings(let a) where a.isEmpty:
@@ -134,6 +166,19 @@ extension HDF5Object {
               H5Awrite(attr.id, type.id, bytes) >= 0 else {
             throw error(HDF5Library.withDetail("cannot write string attribute '\(name)'"))
         }
+    }
+
+    private func writeVariableString(_ name: String, _ value: String) throws {
+        let written: Bool = value.withCString { chars in
+            var pointer: UnsafePointer<CChar>? = chars
+            guard let type = HDF5Handle(H5Tcopy(convzoo_h5t_c_s1()), close: H5Tclose),
+                  H5Tset_size(type.id, convzoo_h5t_variable()) >= 0, H5Tset_cset(type.id, H5T_CSET_UTF8) >= 0,
+                  let space = HDF5Handle(H5Screate(H5S_SCALAR), close: H5Sclose),
+                  let attr = HDF5Handle(H5Acreate2(handle.id, name, type.id, space.id, convzoo_h5p_default(),
+                                                   convzoo_h5p_default()), close: H5Aclose) else { return false }
+            return H5Awrite(attr.id, type.id, &pointer) >= 0
+        }
+        guard written else { throw error(HDF5Library.withDetail("cannot write string attribute '\(name)'")) }
     }
 
     private func writeNumbers<T>(_ name: String, _ values: [T], fileType: hid_t, memoryType: hid_t) throws {

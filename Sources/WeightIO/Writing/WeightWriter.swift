@@ -23,25 +23,42 @@ public enum WeightWriter {
     static let kerasVersion = "2.15.0"
     static let backend = "tensorflow"
 
-    /// Writes `archive` to `url` in `format`: the file appears whole or not at all.
+    /// Writes `archive` to `url` in `format`: the file appears whole or not at all, written
+    /// straight from the archive's tensors (no image of the file in memory).
     public static func write(_ archive: WeightArchive, to url: URL, format: SaveFormat = .kerasH5,
                              hooks: SaveHooks = SaveHooks()) throws {
         if format == .keras3 && !url.lastPathComponent.hasSuffix(".weights.h5") {
             throw WeightFileError(file: url.path, path: "/", "a Keras 3 weight file's name must end in '.weights.h5' "
                                   + "(Keras refuses any other)")
         }
-        let data = format == .kerasH5 ? try kerasH5Data(archive, name: url.path) : try keras3Data(archive, name: url.path)
-        try AtomicFile.write(data, to: url, hooks: hooks)
+        let build = format == .kerasH5 ? try kerasH5Layout(archive, name: url.path) : try keras3Layout(archive, name: url.path)
+        do {
+            try DurableFile.create(url, hooks: hooks) { temporary in
+                try HDF5File.create(temporary, name: url.path, hooks: hooks, build)
+            }
+        } catch let error as DurableFileError {
+            throw WeightFileError(file: url.path, path: "/", error.message)
+        }
     }
 
-    /// The bytes of a Keras legacy HDF5 file holding `archive`.
+    /// The bytes of a Keras legacy HDF5 file holding `archive` (`write` saves without them).
+    public static func kerasH5Data(_ archive: WeightArchive, name: String = "<memory>") throws -> Data {
+        try HDF5File.makeImage(name: name, sizeHint: sizeHint(archive), try kerasH5Layout(archive, name: name))
+    }
+
+    /// The bytes of a Keras 3 `.weights.h5` file holding `archive`.
+    public static func keras3Data(_ archive: WeightArchive, name: String = "<memory>") throws -> Data {
+        try HDF5File.makeImage(name: name, sizeHint: sizeHint(archive), try keras3Layout(archive, name: name))
+    }
+
+    /// Fills a Keras legacy HDF5 file with `archive`, once its names are checked.
     ///
     /// Root attributes `layer_names` (split like Keras past 64 KB), `backend`, `keras_version` and
     /// the archive's other attributes (ConvZoo metadata among them); one group per layer with
     /// `weight_names` such as `conv/kernel:0` and the datasets at `conv/conv/kernel:0`.
-    public static func kerasH5Data(_ archive: WeightArchive, name: String = "<memory>") throws -> Data {
+    private static func kerasH5Layout(_ archive: WeightArchive, name: String) throws -> (HDF5Group) throws -> Void {
         try checkLayerNames(archive, file: name)
-        return try HDF5File.makeImage(name: name, sizeHint: sizeHint(archive)) { root in
+        return { root in
             try root.setStringArray("layer_names", archive.layers.map(\.name))
             var attributes = archive.attributes
             attributes["backend"] = attributes["backend"] ?? .string(backend)
@@ -61,8 +78,8 @@ public enum WeightWriter {
         }
     }
 
-    /// The bytes of a Keras 3 `.weights.h5` file holding `archive`, every layer at its Keras 3 key.
-    public static func keras3Data(_ archive: WeightArchive, name: String = "<memory>") throws -> Data {
+    /// Fills a Keras 3 `.weights.h5` file with `archive`, every layer at its Keras 3 key.
+    private static func keras3Layout(_ archive: WeightArchive, name: String) throws -> (HDF5Group) throws -> Void {
         try checkLayerNames(archive, file: name)
         if let unkeyed = archive.layers.first(where: { $0.keras3Key == nil }) {
             throw WeightFileError(file: name, path: "/", "layer '\(unkeyed.name)' has no Keras 3 key; expected keys "
@@ -72,9 +89,8 @@ public enum WeightWriter {
         if let duplicate = Dictionary(grouping: keys, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
             throw WeightFileError(file: name, path: "/", "two layers share the Keras 3 key '\(duplicate)'; expected unique keys")
         }
-        return try HDF5File.makeImage(name: name, sizeHint: sizeHint(archive)) { root in
-            let convZoo = archive.metadata.attributes
-            try writeAttributes(convZoo, to: root)
+        return { root in
+            try writeAttributes(archive.metadata.attributes, to: root)
             for layer in archive.layers {
                 let path = "layers/" + layer.keras3Key!.split(separator: "/").joined(separator: "/layers/") + "/vars"
                 let vars = try root.createGroup(path)

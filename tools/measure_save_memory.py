@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Measures the peak memory of `zoo convert` on a VGG16-sized weight file (not run in CI).
+
+Writes a Keras legacy HDF5 file with VGG16's layer names and weight shapes (138M float32,
+528 MiB, random values) with h5py, as tools/measure_load_memory.py does, then runs
+`ZOO convert IN OUT` for each output format and reports the child's peak resident set
+(ru_maxrss from wait4) beside the size of the weights.
+
+Run after a release build:  python3 tools/measure_save_memory.py [ZOO_BINARY ...]
+(default .build/release/zoo; give several binaries to compare builds).
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+from measure_load_memory import vgg16_shapes
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+def peak_mib(argv):
+    """Runs argv and returns (exit status, peak RSS in MiB)."""
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        sys.stderr.write(process.stderr.read().decode())
+    return process.returncode, usage.ru_maxrss / 1024
+
+
+def main():
+    binaries = sys.argv[1:] or [os.path.join(ROOT, ".build", "release", "zoo")]
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory(prefix="convzoo-save-memory-", dir=os.path.join(ROOT, ".build")) as out:
+        path = os.path.join(out, "vgg16_shaped.h5")
+        weights = 0
+        with h5py.File(path, "w") as f:
+            layers = vgg16_shapes()
+            f.attrs["layer_names"] = np.array([name.encode() for name, _ in layers])
+            f.attrs["backend"] = b"tensorflow"
+            f.attrs["keras_version"] = b"2.15.0"
+            for name, shapes in layers:
+                g = f.create_group(name)
+                names = [f"{name}/{w}:0" for w in ("kernel", "bias")]
+                g.attrs["weight_names"] = np.array([n.encode() for n in names])
+                for n, shape in zip(names, shapes):
+                    g.create_dataset(n, data=rng.standard_normal(shape, dtype=np.float32))
+                    weights += 4 * int(np.prod(shape))
+        print(f"input {path}: {os.path.getsize(path) / 2**20:.1f} MiB file, {weights / 2**20:.1f} MiB of weights")
+        for binary in binaries:
+            for target, fmt in [("out.h5", "keras-h5"), ("out.weights.h5", "keras3")]:
+                argv = [binary, "convert", path, os.path.join(out, target), "--format", fmt]
+                if fmt == "keras3":
+                    argv += ["--model", "vgg16"]
+                status, peak = peak_mib(argv)
+                print(f"{binary} convert --format {fmt}: exit {status}, peak RSS {peak:.0f} MiB "
+                      f"({peak / (weights / 2**20):.2f}x the weights)")
+
+
+if __name__ == "__main__":
+    main()
