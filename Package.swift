@@ -22,7 +22,13 @@ let package = Package(
         // Our own GEMM: AVX-512 and AVX2 kernels chosen at run time by per-function target attributes
         // (no unsafeFlags), plus a portable C path.
         .target(name: "CKernels", path: "Sources/CKernels"),
-        .target(name: "Engine", dependencies: ["CBLAS", "CKernels"], path: "Sources/Engine"),
+        // Open MPI from Debian (libopenmpi-dev), for data-parallel runs under mpirun; mpi.h's macros
+        // stay inside the C target CMPIShim, which hands Swift plain functions.
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "CMPIShim", dependencies: ["CMPI"], path: "Sources/CMPIShim"),
+        .target(name: "Engine", dependencies: ["CBLAS", "CKernels", "CMPIShim"], path: "Sources/Engine"),
         // libhdf5 from Debian (libhdf5-dev); its headers live in /usr/include/hdf5/serial, found through pkg-config.
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
@@ -57,8 +63,8 @@ let package = Package(
         .testTarget(
             name: "TransferTests", dependencies: ["Transfer", "Zoo", "WeightIO", "Engine", "TestSupport"],
             path: "Tests/TransferTests"),
-        // Runs the built `zoo` binary as a real process.
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"], path: "Tests/CLITests"),
+        // Runs the built `zoo` binary as a real process (the MPI tests read its weight files back).
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "WeightIO", "Engine"], path: "Tests/CLITests"),
     ],
     swiftLanguageModes: [.v5]
 )

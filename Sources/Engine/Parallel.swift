@@ -8,10 +8,12 @@ import Foundation
 /// OpenBLAS runs single-threaded inside these threads (see `BLAS`), so the cores are never
 /// oversubscribed.
 public enum Parallel {
-    /// Number of compute threads: `ZOO_THREADS` if set, otherwise the number of active cores.
+    /// Number of compute threads: `ZOO_THREADS` if set, otherwise the active cores divided among
+    /// the ranks mpirun started on this machine (all of them without mpirun), so that ranks
+    /// sharing a machine do not oversubscribe its cores.
     public static var threadCount: Int = {
         if let s = ProcessInfo.processInfo.environment["ZOO_THREADS"], let n = Int(s), n > 0 { return n }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+        return max(1, ProcessInfo.processInfo.activeProcessorCount / (Launch.current?.localSize ?? 1))
     }()
 
     /// Calls `body(part)` for `part` in `0..<parts`, running parts concurrently on the pool.

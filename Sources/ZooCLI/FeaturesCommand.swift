@@ -59,6 +59,7 @@ struct FeaturesCommand: ParsableCommand {
             line.end()
             StandardError.warn(message)
         }
+        let cluster = try Cluster.world()
         var features: ExtractedFeatures
         if let input {
             let x = try NPY.read(URL(fileURLWithPath: input))
@@ -69,8 +70,9 @@ struct FeaturesCommand: ParsableCommand {
             let model = try LoadedModel.build(weights: weights, modelName: model, inputSize: (x.shape[1], x.shape[2]))
             try model.checkMemory(batch: min(batch, x.shape[0]), training: false)
             let rows = try TensorDataset(inputs: x, labels: Array(repeating: 0, count: x.shape[0]), source: input)
-            features = try FeatureExtractor(model: model, layer: layer)
-                .extract(from: rows, batchSize: batch, logger: logger, progress: progress)
+            guard let extracted = try extract(FeatureExtractor(model: model, layer: layer), rows, cluster, logger, progress)
+            else { return }
+            features = extracted
             // An array's rows have no labels; they are named by their position.
             features.labels = nil
             features.names = features.indices.map(String.init)
@@ -78,12 +80,24 @@ struct FeaturesCommand: ParsableCommand {
             let loaded = try LoadedModel.load(weights: weights, modelName: model, applyEXIF: exif)
             try loaded.model.checkMemory(batch: batch, training: false)
             let folder = try ImageFolder(root: URL(fileURLWithPath: directory!), pipeline: loaded.pipeline)
-            features = try FeatureExtractor(model: loaded.model, layer: layer)
-                .extract(from: folder, batchSize: batch, logger: logger, progress: progress)
+            guard let extracted = try extract(FeatureExtractor(model: loaded.model, layer: layer), folder, cluster, logger,
+                                              progress) else { return }
+            features = extracted
         }
         line.end()
         try FeatureFile.write(features, to: URL(fileURLWithPath: out))
         print("wrote \(out): \(features.rowCount) rows x \(features.width) features of \(layer); \(features.summary)")
+    }
+
+    /// The features of every sample, in one process or, under mpirun, sharded over the ranks and
+    /// gathered on rank 0 in dataset order (nil on the other ranks, which write nothing).
+    func extract(_ extractor: FeatureExtractor, _ dataset: LabeledDataset, _ cluster: Cluster?, _ logger: DataLogger,
+                 _ progress: @escaping (ExtractionProgress) -> Void) throws -> ExtractedFeatures? {
+        guard let cluster, cluster.size > 1 else {
+            return try extractor.extract(from: dataset, batchSize: batch, logger: logger, progress: progress)
+        }
+        return try extractor.extract(from: dataset, batchSize: batch, across: cluster, logger: logger,
+                                     progress: cluster.isRoot ? progress : nil)
     }
 }
 

@@ -144,10 +144,16 @@ struct FinetuneCommand: ParsableCommand {
         settings.seed = seed
         settings.cacheFeatures = !noFeatureCache
         let tuner = FineTuner(model: model, plan: plan, settings: settings)
+        if let cluster = try Cluster.world(), cluster.size > 1 {
+            tuner.cluster = cluster
+            print("data parallel: \(cluster.size) ranks of \(Parallel.threadCount) thread(s) each; global batch \(batch)")
+        }
         let curves = base + "-curves.svg"
-        tuner.callbacks = [ProgressLogger(), CurvesWriter(url: URL(fileURLWithPath: curves),
-                                                          title: "\(model.architecture) on \(data), "
-                                                              + (weights.map { "from \($0)" } ?? "from scratch"))]
+        if tuner.cluster?.isRoot ?? true {
+            tuner.callbacks = [ProgressLogger(), CurvesWriter(url: URL(fileURLWithPath: curves),
+                                                              title: "\(model.architecture) on \(data), "
+                                                                  + (weights.map { "from \($0)" } ?? "from scratch"))]
+        }
         if let interruption = TestInterruption.fromEnvironment() { tuner.callbacks.append(interruption) }
         let started = Stopwatch.now()
         let result = try tuner.run(on: dataset, output: outURL, checkpoints: checkpointDirectory, resume: resume)

@@ -30,14 +30,17 @@ struct TwinOptions: ParsableArguments {
 
 /// Kills the process abruptly (SIGKILL, no clean-up) once epoch `epoch`'s checkpoint is written and
 /// the next epoch has begun: tests use it to interrupt a fine-tune at a known point and resume it.
-/// Set by the environment variable `ZOO_TEST_KILL_AFTER_EPOCH`.
+/// Set by the environment variable `ZOO_TEST_KILL_AFTER_EPOCH`; under mpirun only the rank
+/// `ZOO_TEST_KILL_RANK` names (default 0) is killed.
 final class TestInterruption: TrainingCallback {
     let epoch: Int
 
     init(epoch: Int) { self.epoch = epoch }
 
     static func fromEnvironment() -> TestInterruption? {
-        ProcessInfo.processInfo.environment["ZOO_TEST_KILL_AFTER_EPOCH"].flatMap(Int.init).map(TestInterruption.init)
+        let env = ProcessInfo.processInfo.environment
+        guard (Launch.current?.rank ?? 0) == env["ZOO_TEST_KILL_RANK"].flatMap(Int.init) ?? 0 else { return nil }
+        return env["ZOO_TEST_KILL_AFTER_EPOCH"].flatMap(Int.init).map(TestInterruption.init)
     }
 
     func batchEnded(_ trainer: Trainer, _ batch: BatchRecord) throws {

@@ -14,6 +14,12 @@ public final class Dropout: Layer {
     public private(set) var seed: UInt64
     private var savedMask: Tensor?
     private var savedShape: [Int]?
+    /// Under data parallelism, where this rank's samples start in the global batch and how many
+    /// that batch holds: the masks of the whole batch are drawn and this rank's rows kept, so they
+    /// do not depend on the number of ranks. Nil in a single process.
+    public var globalBatch: (offset: Int, total: Int)?
+    /// Mask elements per sample in the last training forward, for `skipMasks`.
+    private var elementsPerSample = 0
 
     public init(name: String, rate: Float, generator: RandomGenerator? = nil) {
         self.name = name
@@ -46,10 +52,24 @@ public final class Dropout: Layer {
         var mask = Tensor(uninitialized: input.shape)
         let m = mask.mutableData()
         let scale = 1 / (1 - rate)
+        elementsPerSample = input.count / input.shape[0]
+        let (before, after) = globalBatch.map { ($0.offset, $0.total - $0.offset - input.shape[0]) } ?? (0, 0)
+        skip(before * elementsPerSample)
         // Serial on purpose: one random stream in a fixed order is what makes masks reproducible.
         for i in 0..<mask.count { m[i] = generator.nextFloat() < rate ? 0 : scale }
+        skip(after * elementsPerSample)
         savedMask = mask
         return multiply(input, mask)
+    }
+
+    /// Advances the stream past the masks of `samples` samples, for a data-parallel rank that has
+    /// none of a batch (the sample size is the last forward's).
+    public func skipMasks(samples: Int) {
+        if rate > 0 { skip(samples * elementsPerSample) }
+    }
+
+    private func skip(_ draws: Int) {
+        for _ in 0..<max(0, draws) { _ = generator.next() }
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {

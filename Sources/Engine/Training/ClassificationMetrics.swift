@@ -105,6 +105,17 @@ public struct MetricAccumulator {
         samples += labels.count
     }
 
+    /// Adds every other rank's counts to this one's, so each rank holds the whole job's figures.
+    public mutating func sum(across cluster: Cluster) throws {
+        let packed = [lossSum, Double(samples), Double(top1Hits), Double(top5Hits)] + confusion.joined().map(Double.init)
+        let total = try cluster.sum(packed)
+        lossSum = total[0]
+        samples = Int(total[1])
+        top1Hits = Int(total[2])
+        top5Hits = Int(total[3])
+        confusion = (0..<classes).map { row in (0..<classes).map { Int(total[4 + row * classes + $0]) } }
+    }
+
     /// The figures over every batch added so far.
     public var report: ClassificationReport {
         let n = Double(max(samples, 1))

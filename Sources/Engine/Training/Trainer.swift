@@ -67,6 +67,11 @@ public final class Trainer {
     public internal(set) var lastCheckpoint: URL?
     /// Why the last `fit` ended early, or nil.
     public private(set) var stopReason: String?
+    /// The ranks of a data-parallel job this trainer is one of (see `DataParallel.swift`), or nil
+    /// for a single process.
+    public var cluster: Cluster?
+    /// The cluster when it has more than one rank.
+    var dataParallel: Cluster? { cluster.flatMap { $0.size > 1 ? $0 : nil } }
 
     /// Seeds the model's `Dropout` layers from `configuration.seed`.
     public init(model: Layer, loss: Loss, optimizer: Optimizer, schedule: TrainingSchedule? = nil,
@@ -115,14 +120,19 @@ public final class Trainer {
     /// Loss and metrics of the model in inference mode over `data`.
     public func evaluate(_ data: TrainingData) throws -> ClassificationReport {
         var metrics = MetricAccumulator(classes: data.classes)
-        let batches = stride(from: 0, to: data.count, by: configuration.evaluationBatchSize).map {
+        var batches = stride(from: 0, to: data.count, by: configuration.evaluationBatchSize).map {
             Array($0..<min(data.count, $0 + configuration.evaluationBatchSize))
+        }
+        // Data-parallel: each rank evaluates every size-th batch and the counts are summed.
+        if let cluster = dataParallel {
+            batches = batches.enumerated().filter { $0.offset % cluster.size == cluster.rank }.map(\.element)
         }
         try data.forEachBatch(batches) { batch in
             let output = try model.forward(batch.inputs, mode: .inference)
             let result = try loss(output, batch.lossTarget)
             try metrics.add(logits: headOutput.scores(output), labels: batch.labels, meanLoss: result.value)
         }
+        if let cluster = dataParallel { try metrics.sum(across: cluster) }
         return metrics.report
     }
 
@@ -140,20 +150,34 @@ public final class Trainer {
         }
         var metrics = MetricAccumulator(classes: training.classes)
         var b = 0
-        try training.forEachBatch(batches) { drawn in
-            var batch = drawn
-            b += 1
-            for augmentation in augmentations { try augmentation.apply(to: &batch, generator: augmentationGenerator) }
-            let position = NonFiniteError.Position(epoch: number, batch: b)
-            let stepLoss = try step(batch, at: position)
-            try metrics.add(logits: headOutput.scores(stepLoss.output), labels: batch.labels, meanLoss: stepLoss.value)
+        func batchEnded(samples: Int, loss: Float) throws {
             if case .perBatch(let scheduler) = schedule {
                 scheduler.step()
                 scheduleSteps += 1
             }
-            let record = BatchRecord(epoch: number, batch: b, batchesInEpoch: batches.count, samples: batch.count,
-                                     loss: stepLoss.value, learningRate: optimizer.groups.first?.learningRate ?? 0)
+            let record = BatchRecord(epoch: number, batch: b, batchesInEpoch: batches.count, samples: samples,
+                                     loss: loss, learningRate: optimizer.groups.first?.learningRate ?? 0)
             for c in callbacks { try c.batchEnded(self, record) }
+        }
+        if let cluster = dataParallel {
+            try trainShares(of: batches, from: training, across: cluster, metrics: &metrics) {
+                b += 1
+                return NonFiniteError.Position(epoch: number, batch: b)
+            } ended: { samples, loss in
+                try batchEnded(samples: samples, loss: loss)
+            }
+            try metrics.sum(across: cluster)
+        } else {
+            try training.forEachBatch(batches) { drawn in
+                var batch = drawn
+                b += 1
+                for augmentation in augmentations { try augmentation.apply(to: &batch, generator: augmentationGenerator) }
+                let position = NonFiniteError.Position(epoch: number, batch: b)
+                let stepLoss = try computeGradients(batch, at: position)
+                try update(at: position)
+                try metrics.add(logits: headOutput.scores(stepLoss.output), labels: batch.labels, meanLoss: stepLoss.value)
+                try batchEnded(samples: batch.count, loss: stepLoss.value)
+            }
         }
         let validationReport = try validation.map { try evaluate($0) }
         epoch = number
@@ -177,8 +201,8 @@ public final class Trainer {
         for c in callbacks where c is Checkpointer { try c.epochEnded(self, record) }
     }
 
-    /// Forward, loss, backward and optimizer step on one batch, checked for non-finite values.
-    private func step(_ batch: Batch, at position: NonFiniteError.Position) throws -> (output: Tensor, value: Float) {
+    /// Forward, loss and backward on one batch (gradients zeroed first), checked for non-finite values.
+    func computeGradients(_ batch: Batch, at position: NonFiniteError.Position) throws -> (output: Tensor, value: Float) {
         let guarded = configuration.guardNonFinite
         model.zeroGradients()
         let output = try model.forward(batch.inputs, mode: .training)
@@ -188,6 +212,12 @@ public final class Trainer {
                                                  lastCheckpoint: lastCheckpoint)
         }
         _ = try model.backward(result.gradient, needsInputGradient: false)
+        return (output, result.value)
+    }
+
+    /// The optimizer step from the gradients, which are checked first, and the weights after it.
+    func update(at position: NonFiniteError.Position) throws {
+        let guarded = configuration.guardNonFinite
         if guarded, let (layer, parameter) = NonFiniteGuard.firstNonFiniteGradient(in: model) {
             throw NonFiniteError(kind: .gradient, position: position, layer: layer.name, parameter: parameter.name,
                                  lastCheckpoint: lastCheckpoint)
@@ -197,6 +227,5 @@ public final class Trainer {
             throw NonFiniteError(kind: .weight, position: position, layer: layer.name, parameter: parameter.name,
                                  lastCheckpoint: lastCheckpoint)
         }
-        return (output, result.value)
     }
 }

@@ -17,7 +17,7 @@ public struct DataLogger: Sendable {
 
 /// What a pass over a dataset loaded and skipped.
 public struct LoadSummary: CustomStringConvertible, Sendable {
-    public struct Skipped: Sendable, Equatable {
+    public struct Skipped: Sendable, Equatable, Codable {
         /// The sample's file path (or array position).
         public let name: String
         /// Why it could not be read.

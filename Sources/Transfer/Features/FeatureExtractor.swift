@@ -63,6 +63,17 @@ public struct FeatureExtractor {
     public func extract(from dataset: LabeledDataset, indices: [Int]? = nil, batchSize: Int = 32,
                         logger: DataLogger = .standardError,
                         progress: ((ExtractionProgress) -> Void)? = nil) throws -> ExtractedFeatures {
+        let part = try rows(of: dataset, indices: indices, batchSize: batchSize, logger: logger, progress: progress)
+        guard let values = part.values else {
+            throw TransferError("\(layer): no sample could be read; \(part.summary)")
+        }
+        return features(values, kept: part.kept, summary: part.summary, of: dataset)
+    }
+
+    /// The rows of the readable samples among `indices`, those samples, and what was loaded and
+    /// skipped; `values` is nil when no sample could be read.
+    func rows(of dataset: LabeledDataset, indices: [Int]?, batchSize: Int, logger: DataLogger,
+              progress: ((ExtractionProgress) -> Void)?) throws -> (values: Tensor?, kept: [Int], summary: LoadSummary) {
         let stream = try BatchStream(dataset, indices: indices, batchSize: batchSize, logger: logger)
         var rows = RowCollector(capacity: stream.order.count)
         var kept: [Int] = []
@@ -71,12 +82,14 @@ public struct FeatureExtractor {
             kept += batch.indices
             progress?(ExtractionProgress(batch: i + 1, batchCount: stream.batchCount, rows: kept.count))
         }
-        guard let values = rows.matrix else {
-            throw TransferError("\(layer): no sample could be read; \(stream.summary)")
-        }
-        return ExtractedFeatures(values: values, indices: kept, labels: kept.map(dataset.label(at:)),
-                                 classNames: dataset.classNames, names: kept.map(dataset.sampleName(at:)),
-                                 layer: layer, summary: stream.summary)
+        return (rows.matrix, kept, stream.summary)
+    }
+
+    /// `values` as the features of `dataset`'s samples `kept`, with their labels and names.
+    func features(_ values: Tensor, kept: [Int], summary: LoadSummary, of dataset: LabeledDataset) -> ExtractedFeatures {
+        ExtractedFeatures(values: values, indices: kept, labels: kept.map(dataset.label(at:)),
+                          classNames: dataset.classNames, names: kept.map(dataset.sampleName(at:)),
+                          layer: layer, summary: summary)
     }
 
     /// The features of the images at `urls`, read through `pipeline` (see `extract(from:)`); the

@@ -59,6 +59,12 @@ public final class FineTuner {
     public var log: (String) -> Void = { print($0) }
     /// Extra callbacks (a progress display, plots), run before the checkpoint is written.
     public var callbacks: [TrainingCallback] = []
+    /// The ranks of a data-parallel run (`mpirun`): rank 0's weights are broadcast, trunk features
+    /// are computed in shares, every batch is split across the ranks, and only rank 0 writes the
+    /// output file and checkpoints. Nil for a single process.
+    public var cluster: Cluster?
+    /// True in a single process and on rank 0: the one that writes files.
+    private var writes: Bool { cluster?.isRoot ?? true }
 
     public init(model: Model, plan: FreezePlan, settings: FineTuneSettings) {
         self.model = model
@@ -94,8 +100,8 @@ public final class FineTuner {
         }
         let started = Stopwatch.now()
         let features = try TrunkFeatures(trunk: cut.trunk, batchSize: settings.batchSize)
-        let cachedTraining = try features.compute(training)
-        let cachedValidation = try validation.map { try features.compute($0) }
+        let cachedTraining = try features.compute(training, across: cluster)
+        let cachedValidation = try validation.map { try features.compute($0, across: cluster) }
         let seconds = Stopwatch.now() - started
         log(String(format: "cached trunk features: %@ per sample below '%@', %.1f s; only the head (%@) runs each step",
                    cachedTraining.sampleShape.map(String.init).joined(separator: "x"), below, seconds, head))
@@ -112,6 +118,10 @@ public final class FineTuner {
         model.classNames = dataset.classNames
         try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
         plan.apply()
+        if let cluster {
+            // Every rank starts from rank 0's weights, whatever each read or initialized.
+            for weight in model.network.allWeights { try cluster.broadcast(&weight.value) }
+        }
         let split = try Splits.stratified(labels: dataset.labels, validationFraction: settings.validationFraction,
                                           generator: RandomGenerator(seed: settings.seed))
         log("data: \(dataset.count) samples of \(classes) classes; \(split.training.count) for training, "
@@ -135,13 +145,15 @@ public final class FineTuner {
 
         let monitor: Monitor = validation == nil ? .trainingLoss : .validationLoss
         let format = SaveFormat(fileName: output.lastPathComponent)
-        let saver = BestModelSaver(monitor: monitor) { [model] _ in try model.saveWeights(to: output, format: format) }
+        let saver = BestModelSaver(monitor: monitor) { [model, writes] _ in
+            if writes { try model.saveWeights(to: output, format: format) }
+        }
         var all: [TrainingCallback] = callbacks + [saver]
         if let patience = settings.earlyStopPatience {
             all.append(EarlyStopping(monitor: .validationLoss, patience: patience, restoreBest: true))
         }
         all.append(RecordedSettings(settings))
-        all.append(Checkpointer(directory: checkpoints, keep: 1))
+        if writes { all.append(Checkpointer(directory: checkpoints, keep: 1)) }
         // The head's kind picks the loss and how scores rank: LeNet-5's RBF penalties train as a
         // softmax over the negated penalties, lowest penalty first.
         let head = model.headOutput ?? .logits
@@ -150,10 +162,11 @@ public final class FineTuner {
                                                                    evaluationBatchSize: settings.batchSize),
                               augmentations: augmentations, callbacks: all)
         trainer.headOutput = head
+        trainer.cluster = cluster
         if resume, let latest {
             try trainer.resume(from: latest)
             log("resumed from \(latest.path) after epoch \(trainer.epoch)")
-        } else {
+        } else if writes {
             // A fresh run: an earlier run's checkpoints here would outrank this run's (a later
             // epoch number) and be what a later --resume picks up.
             let stale = Checkpointer.checkpoints(in: checkpoints)
