@@ -103,6 +103,16 @@ final class CaffeModelTests: XCTestCase {
         XCTAssertTrue(varint?.message.contains("overflows 64 bits") == true, "\(String(describing: varint))")
     }
 
+    /// Found by tools/fuzz.sh: a length whose own varint runs past its message's end trapped.
+    func testLengthVarintPastItsMessage() throws {
+        let url = try temporaryDirectory(self).appendingPathComponent("cut-length.caffemodel")
+        // name "AlexNet"; a 2-byte layer (field 100) holding a field-1 key and the first byte of a
+        // 2-byte length varint whose second byte lies after the layer.
+        try Data([0x0A, 0x07] + Array("AlexNet".utf8) + [0xA2, 0x06, 0x02, 0x0A, 0x80, 0x01, 0x00, 0x00]).write(to: url)
+        let e = refusal(url)
+        XCTAssertTrue(e?.message.contains("but its message ends at byte") == true, "\(String(describing: e))")
+    }
+
     func testAbsurdShapeAndCountMismatch() {
         let shape = refusal(caffeFixture("bad/absurd-shape.caffemodel"))
         XCTAssertEqual(shape?.path, "layer 'conv1', blob 0")

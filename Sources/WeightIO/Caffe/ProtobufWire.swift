@@ -96,7 +96,8 @@ final class WireCursor {
         case .lengthDelimited:
             let length = try varint()
             let payload = position
-            guard !checkingLength || length <= UInt64(end - payload) else {
+            // The length's own varint may already run past the message (payload > end).
+            guard !checkingLength || (payload <= end && length <= UInt64(end - payload)) else {
                 throw fail("field \(number) at byte \(start) claims \(length) bytes, but its message ends at byte \(end)"
                            + (end == file.size ? " (the end of the file: truncated?)" : ""))
             }
