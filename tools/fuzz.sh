@@ -71,7 +71,8 @@ for h in "${harnesses[@]}"; do
         [ -e "$crash" ] || continue
         case "$crash" in *.min) continue ;; esac
         echo "   finding: $crash"
-        SWIFT_BACKTRACE=enable=no ZOO_FUZZ_TARGET=$h "$binary" -minimize_crash=1 -max_total_time=60 -timeout=10 \
+        # timeout: libFuzzer's minimizer can outlive its -max_total_time.
+        SWIFT_BACKTRACE=enable=no ZOO_FUZZ_TARGET=$h timeout 300 "$binary" -minimize_crash=1 -max_total_time=60 -timeout=10 \
             -exact_artifact_path="$crash.min" "$crash" > "$crash.min.log" 2>&1 || true
     done
     [ $code -ne 0 ] && { echo "   $h stopped with status $code (see $run/log.txt)"; status=1; }
