@@ -2,8 +2,8 @@
 """Throughput of ConvZoo against PyTorch and ONNX Runtime on this machine, interleaved.
 
 For each model and batch size it runs, in turn, `zoo bench --model M --batch B`, the torchvision
-model in PyTorch and the same model exported to ONNX in ONNX Runtime, all on 2 threads with random
-weights, `--rounds` times, and prints the median images/s of each and ConvZoo's ratios. The machine
+model in PyTorch and the same model exported to ONNX in ONNX Runtime (default session options,
+spinning workers on, as it ships), all on 2 threads with random weights, `--rounds` times, and prints the median images/s of each and ConvZoo's ratios. The machine
 is noisy, so only figures from the same run are compared.
 
     python3 tools/bench_reference.py [--models resnet50,vgg16,googlenet] [--batches 1,16] [--train]
@@ -36,8 +36,9 @@ def timed(fn, seconds):
     return statistics.median(times)
 
 
-def zoo_rate(model, batch, seconds, train):
+def zoo_rate(model, batch, seconds, train, winograd=None):
     args = [ZOO, "bench", "--model", model, "--batch", str(batch), "--seconds", str(seconds)] + (["--train"] if train else [])
+    args += ["--winograd", str(winograd)] if winograd is not None else []
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     return float(re.search(r"([\d.]+) images/s", out).group(1))
 
@@ -62,17 +63,25 @@ def torch_rate(net, batch, seconds, train):
     return batch / timed(step, seconds)
 
 
-def ort_session(net, path):
-    import onnxruntime as ort
+def export_onnx(net, path):
     net.eval()
     torch.onnx.export(net, torch.randn(1, 3, 224, 224), path, input_names=["x"], output_names=["y"],
                       dynamic_axes={"x": {0: "n"}, "y": {0: "n"}}, dynamo=False)
+    return path
+
+
+def ort_rate(path, batch, seconds):
+    """ONNX Runtime as it ships (default session options: graph optimizations and spinning workers
+    on), 2 threads. The session lives only for this measurement: its spinning workers would
+    otherwise steal the cores from the next one."""
+    import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
-    opts.inter_op_num_threads = 1
-    # Idle ORT workers would otherwise spin and steal the cores from the next measurement.
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    x = torch.randn(batch, 3, 224, 224).numpy()
+    rate = batch / timed(lambda: session.run(None, {"x": x}), seconds)
+    del session
+    return rate
 
 
 def main():
@@ -82,6 +91,7 @@ def main():
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--seconds", type=float, default=3)
     p.add_argument("--train", action="store_true")
+    p.add_argument("--winograd", type=int, choices=[0, 2, 4], help="ConvZoo's Winograd tile (zoo bench --winograd)")
     a = p.parse_args()
     torch.set_num_threads(2)
     print(f"{'model':<11}{'batch':>6}{'zoo':>9}{'torch':>9}{'ort':>9}{'zoo/torch':>11}{'zoo/ort':>9}   (images/s{', training step' if a.train else ''})")
@@ -89,15 +99,14 @@ def main():
         for name in a.models.split(","):
             kwargs = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
             net = getattr(torchvision.models, name)(weights=None, **kwargs)
-            session = None if a.train else ort_session(net, os.path.join(tmp, name + ".onnx"))
+            onnx = None if a.train else export_onnx(net, os.path.join(tmp, name + ".onnx"))
             for b in map(int, a.batches.split(",")):
                 z, t, o = [], [], []
                 for _ in range(a.rounds):
-                    z.append(zoo_rate(name, b, a.seconds, a.train))
+                    z.append(zoo_rate(name, b, a.seconds, a.train, a.winograd))
                     t.append(torch_rate(net, b, a.seconds, a.train))
-                    if session is not None:
-                        x = torch.randn(b, 3, 224, 224).numpy()
-                        o.append(b / timed(lambda: session.run(None, {"x": x}), a.seconds))
+                    if onnx is not None:
+                        o.append(ort_rate(onnx, b, a.seconds))
                 zm, tm = statistics.median(z), statistics.median(t)
                 om = statistics.median(o) if o else float("nan")
                 print(f"{name:<11}{b:>6}{zm:>9.2f}{tm:>9.2f}{om:>9.2f}{zm / tm:>11.2f}{zm / om:>9.2f}", flush=True)

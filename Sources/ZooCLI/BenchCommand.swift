@@ -46,27 +46,30 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if let winograd { Conv2D.winogradOutputTile = winograd }
         if gemm { return benchGemm() }
+        // Every rate is also given as a share of this, so a figure means something on any CPU.
+        let peak = Stopwatch.fmaPeak()
+        print("threads: \(Parallel.threadCount), sgemm: \(BLAS.kernelDescription), winograd: \(Conv2D.winogradOutputTile)")
+        print(String(format: "FMA peak: %.1f GFLOP/s (%d threads)", peak, Parallel.threadCount))
         if let model {
-            for b in batch { try benchModel(model, batch: b) }
+            for b in batch { try benchModel(model, batch: b, peak: peak) }
             return
         }
-        print("threads: \(Parallel.threadCount), sgemm: \(BLAS.kernelDescription), winograd: \(Conv2D.winogradOutputTile)")
         let sgemm = measureSgemm(size: 1024)
-        print(String(format: "sgemm 1024x1024x1024: %.1f GFLOP/s", sgemm))
-        print("layer                     batch   forward GFLOP/s (of sgemm)   backward GFLOP/s (of sgemm)")
+        print(String(format: "sgemm 1024x1024x1024: %.1f GFLOP/s (%.0f%% of peak)", sgemm, 100 * sgemm / peak))
+        print("layer                     batch   forward GFLOP/s (of peak)    backward GFLOP/s (of peak)")
         let cases = LayerCase.all.filter { only == nil || $0.name.contains(only!) }
         for b in batch {
             for c in cases {
                 let r = try c.measure(batch: b, seconds: seconds)
                 print(c.name.padding(toLength: 25, withPad: " ", startingAt: 0)
                     + String(format: " %5d   %8.1f (%3.0f%%)              %8.1f (%3.0f%%)",
-                             b, r.forward, 100 * r.forward / sgemm, r.backward, 100 * r.backward / sgemm))
+                             b, r.forward, 100 * r.forward / peak, r.backward, 100 * r.backward / peak))
             }
         }
     }
 
-    /// Prints `NAME batch B: X images/s, Y ms/batch, Z GFLOP/s`.
-    func benchModel(_ name: String, batch b: Int) throws {
+    /// Prints `NAME batch B: X images/s, Y ms/batch, Z GFLOP/s (P% of peak)`.
+    func benchModel(_ name: String, batch b: Int, peak: Double) throws {
         let m = try Catalog.architecture(named: name).make()
         try m.checkMemory(batch: b, training: train)
         let macs = try ModelSummary(m).multiplyAccumulates
@@ -94,8 +97,9 @@ struct BenchCommand: ParsableCommand {
         } else {
             seconds = try Stopwatch.median(budget: self.seconds, minRounds: 2) { _ = try m.predict(x) }
         }
-        print(String(format: "%@ batch %d: %.2f images/s, %.1f ms/batch, %.1f GFLOP/s%@", name, b, Double(b) / seconds,
-                     seconds * 1000, flops / seconds / 1e9, train ? " (training step)" : ""))
+        print(String(format: "%@ batch %d: %.2f images/s, %.1f ms/batch, %.1f GFLOP/s (%.0f%% of peak)%@", name, b,
+                     Double(b) / seconds, seconds * 1000, flops / seconds / 1e9, 100 * flops / seconds / 1e9 / peak,
+                     train ? " (training step)" : ""))
     }
 
     func measureSgemm(size n: Int) -> Double {

@@ -8,6 +8,9 @@ final class BenchCommandTests: XCTestCase {
         let lines = r.stdout.split(separator: "\n").map(String.init)
         let sgemm = try XCTUnwrap(lines.first { $0.hasPrefix("sgemm") }, r.stdout)
         XCTAssertGreaterThan(Double(sgemm.split(separator: " ")[2]) ?? 0, 0, sgemm)
+        let peak = try XCTUnwrap(lines.first { $0.hasPrefix("FMA peak: ") }, r.stdout)
+        XCTAssertGreaterThan(Double(peak.split(separator: " ")[2]) ?? 0, 0, peak)
+        XCTAssertTrue(sgemm.hasSuffix("% of peak)"), sgemm)
         let row = try XCTUnwrap(lines.first { $0.hasPrefix("resnet50 bottleneck 1x1") }, r.stdout)
         // name, batch, forward rate, (share), backward rate, (share)
         let numbers = row.dropFirst(25).split(separator: " ").compactMap { Double($0) }

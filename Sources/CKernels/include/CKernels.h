@@ -35,6 +35,10 @@ int zoo_sgemm_supports(int isa);
 /// Returns 1 when applied, 0 when the CPU cannot run `isa` (the path is then unchanged).
 int zoo_sgemm_force_isa(int isa);
 
+/// Runs `iterations` rounds of independent FMAs in registers with the active GEMM path's vector width
+/// and returns the floating-point operations done (the result goes to `sink` so nothing is optimized away).
+double zoo_fma_loop(long iterations, float *sink);
+
 /// A stride-1 3x3 convolution's shape as the Winograd transforms see it; tiles are m x m output blocks
 /// numbered image by image, row by row.
 typedef struct {
