@@ -165,7 +165,8 @@ public final class Model {
         return y
     }
 
-    func checkInput(_ x: Tensor) throws {
+    /// Throws unless `x` is an NHWC batch this model takes.
+    public func checkInput(_ x: Tensor) throws {
         guard x.rank == 4, Array(x.shape.dropFirst()) == inputShape || x.shape[3] == inputShape[2] else {
             throw ModelError("\(architecture) expects NHWC input (batch, \(inputShape[0]), \(inputShape[1]), "
                 + "\(inputShape[2])), got \(x.shape)")

@@ -511,6 +511,12 @@ def torch_twin(name, spec, build, taps, seed, size):
 
 def verify_torch_roundtrip(arch, build, weights, x, expected):
     """The converted file, turned back into a state_dict, gives the same logits."""
+    out, _ = run_torch(load_converted(arch, build, weights), x, {})
+    assert np.array_equal(out, expected), f"{weights}: round trip changes the output"
+
+
+def load_converted(arch, build, weights):
+    """The torchvision model `build()` with the weights of a file convert_torchvision.py wrote."""
     model = build().eval()
     state = {}
     with h5py.File(weights, "r") as f:
@@ -537,8 +543,7 @@ def verify_torch_roundtrip(arch, build, weights, x, expected):
             if "bias" in values:
                 state[f"{p}.bias"] = values["bias"]
     model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
-    out, _ = run_torch(model, x, {})
-    assert np.array_equal(out, expected), f"{weights}: round trip changes the output"
+    return model
 
 
 def keras_twin(name, spec, build, taps, seed, size, channels=3, legacy=True):

@@ -36,7 +36,10 @@ struct LoadedModel {
     }
 
     /// Class names in output order: the file's, else ImageNet's for 1000 classes, else the indices.
-    func classNames(count: Int) -> [String] {
+    func classNames(count: Int) -> [String] { Self.classNames(of: model, count: count) }
+
+    /// `model`'s class names in output order (see the instance method).
+    static func classNames(of model: Model, count: Int) -> [String] {
         if let names = model.classNames, names.count == count { return names }
         if count == 1000, let names = try? PretrainedManifest.shipped().classLists["imagenet_classes.txt"],
            names.count == 1000 {

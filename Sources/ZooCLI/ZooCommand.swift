@@ -9,5 +9,6 @@ struct ZooCommand: ParsableCommand {
         version: ConvZooMetadata.currentVersion,
         subcommands: [DemoCommand.self, ListCommand.self, SummaryCommand.self, RunCommand.self, InspectCommand.self,
                       ConvertCommand.self, FetchCommand.self, BenchCommand.self,
-                      PredictCommand.self, FeaturesCommand.self, EvaluateCommand.self, FinetuneCommand.self])
+                      PredictCommand.self, FeaturesCommand.self, EvaluateCommand.self, FinetuneCommand.self,
+                      ExplainCommand.self, FiltersCommand.self, ActivationsCommand.self])
 }
