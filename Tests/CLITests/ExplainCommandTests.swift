@@ -10,17 +10,6 @@ final class ExplainCommandTests: XCTestCase {
     override func setUpWithError() throws { directory = try temporaryDirectory(self) }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
 
-    /// Float32 .npy values and shape, read here independently of the engine.
-    func readNPY(_ url: URL) throws -> (shape: [Int], values: [Float]) {
-        let data = try Data(contentsOf: url)
-        let headerLength = Int(data[8]) | Int(data[9]) << 8
-        let header = String(decoding: data[10..<(10 + headerLength)], as: UTF8.self)
-        XCTAssertTrue(header.contains("'<f4'"), header)
-        let shapeText = header.components(separatedBy: "(")[1].components(separatedBy: ")")[0]
-        let shape = shapeText.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        return (shape, data[(10 + headerLength)...].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
-    }
-
     /// A PNG file's (width, height) from its IHDR chunk.
     func pngSize(_ url: URL) throws -> (Int, Int) {
         let data = try Data(contentsOf: url)
@@ -37,7 +26,7 @@ final class ExplainCommandTests: XCTestCase {
             let r = try ZooBinary.run(["explain", "--weights", weights, "--model", "resnet18", "--channel-divisor", "16",
                                        "--input", input.path, "--out", directory.path, "--maps", maps.path] + classArguments)
             XCTAssertEqual(r.status, 0, r.stderr)
-            let ours = try readNPY(maps), reference = try readNPY(fixtureURL("gradcam/\(expected).npy"))
+            let ours = try readFloat32NPY(maps), reference = try readFloat32NPY(fixtureURL("gradcam/\(expected).npy"))
             XCTAssertEqual(ours.shape, [2, 2, 2])
             XCTAssertEqual(ours.shape, reference.shape)
             let scale = reference.values.map(abs).max() ?? 0

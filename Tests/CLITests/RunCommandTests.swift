@@ -17,21 +17,8 @@ final class RunCommandTests: XCTestCase {
         fixtureURL("zoo/\(name)")
     }
 
-    /// Float32 .npy values (the test reads the format itself, to check the binary's output independently).
-    func readNPY(_ url: URL) throws -> (shape: [Int], values: [Float]) {
-        let data = try Data(contentsOf: url)
-        let headerLength = Int(data[8]) | Int(data[9]) << 8
-        let header = String(decoding: data[10..<(10 + headerLength)], as: UTF8.self)
-        XCTAssertTrue(header.contains("'<f4'"), header)
-        let shapeText = header.components(separatedBy: "(")[1].components(separatedBy: ")")[0]
-        let shape = shapeText.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        let body = data[(10 + headerLength)...]
-        let values = body.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        return (shape, values)
-    }
-
     func assertMatches(_ ours: URL, _ reference: URL, file: StaticString = #filePath, line: UInt = #line) throws {
-        let a = try readNPY(ours), b = try readNPY(reference)
+        let a = try readFloat32NPY(ours), b = try readFloat32NPY(reference)
         XCTAssertEqual(a.shape, b.shape, file: file, line: line)
         let scale = max(1, b.values.map(abs).max() ?? 1)
         let diff = zip(a.values, b.values).map { abs($0 - $1) }.max() ?? .infinity
