@@ -59,6 +59,9 @@ public struct ModelOptions {
         try check(inputSize?.width, inputSides, "input width")
         try check(channelDivisor, ModelOptions.channelDivisorRange, "channel divisor")
         try check(hiddenUnits, ModelOptions.hiddenUnitsRange, "hidden units")
+        if transformInput && architecture != "googlenet" {
+            throw ModelError("\(architecture) has no transform_input; it is torchvision GoogLeNet's option (googlenet)")
+        }
     }
 
     /// A channel count of the full model, divided for narrow twins (rounded up).

@@ -5,6 +5,20 @@ import Transfer
 import WeightIO
 import Zoo
 
+/// `--transform-input`: torchvision GoogLeNet's `transform_input` for a bare torchvision file,
+/// which records nothing (off, as torchvision's constructor; its ImageNet weights need it on).
+struct TransformInputOption: ParsableArguments {
+    @Flag(help: "GoogLeNet: turn torchvision's transform_input on (its ImageNet weights need it; a bare .pth or .safetensors file cannot say).")
+    var transformInput = false
+
+    /// `options` with it set (a file that records it on turns it on anyway).
+    func applied(to options: ModelOptions) -> ModelOptions {
+        var o = options
+        o.transformInput = o.transformInput || transformInput
+        return o
+    }
+}
+
 /// A model built and loaded for inference, with the image pipeline its weights were made for.
 struct LoadedModel {
     let model: Model

@@ -33,6 +33,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Images per batch.")
     var batch = 32
 
+    @OptionGroup var transform: TransformInputOption
+
     func validate() throws {
         try OptionCheck.inRange(batch, OptionCheck.batchRange, "--batch")
         guard pngPath != out else { throw ValidationError("--png and --out are both \(out); the PNG would replace the CSV") }
@@ -41,7 +43,7 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         try OptionCheck.outputFile(out, option: "--out")
         try OptionCheck.outputFile(pngPath, option: "--png")
-        let loaded = try LoadedModel.load(weights: weights, modelName: model)
+        let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: transform.applied(to: ModelOptions()))
         try loaded.model.checkMemory(batch: batch, training: false)
         let dataset = try TrainingDataSource.open(data, for: loaded.model, applyEXIF: exif)
         let outputShape = try loaded.model.outputShape()

@@ -21,7 +21,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Architecture (see `zoo list`); the weight file's recorded one when omitted.")
     var model: String?
 
-    @Option(help: "Pre-trained weights (Keras .h5/.weights.h5/.keras, ConvZoo files); without it, training from scratch.")
+    @Option(help: "Pre-trained weights (.h5, .weights.h5, .keras, .pth/.pt/.bin, .safetensors, .caffemodel); without it, training from scratch.")
     var weights: String?
 
     @Option(help: "Training data: an image folder root/<class>/<image>, a directory with images.npy and labels.npy, or an .h5 file with x and y.")
@@ -78,6 +78,7 @@ struct FinetuneCommand: ParsableCommand {
     @Flag(help: "Run the whole network every step even when trunk features could be cached (for comparison).")
     var noFeatureCache = false
 
+    @OptionGroup var transform: TransformInputOption
     @OptionGroup var twin: TwinOptions
 
     func validate() throws {
@@ -174,7 +175,7 @@ struct FinetuneCommand: ParsableCommand {
 
     /// The architecture with a new head for `classes`, and the pre-trained weights loaded around it.
     func buildModel(classes: Int) throws -> (Model, LoadReport?) {
-        let options = twin.applied(to: ModelOptions())
+        let options = transform.applied(to: twin.applied(to: ModelOptions()))
         RandomGenerator.global.reseed(seed)
         return try withFlagHints {
             try NewHeadModel.build(architecture: model, weights: weights.map { URL(fileURLWithPath: $0) },

@@ -20,6 +20,7 @@ struct ModelShapeOptions: ParsableArguments {
     @Option(help: "Classifier output: softmax or none (default: the reference's own).")
     var classifierActivation: String?
 
+    @OptionGroup var transform: TransformInputOption
     @OptionGroup var twin: TwinOptions
 
     func validate() throws {
@@ -28,7 +29,7 @@ struct ModelShapeOptions: ParsableArguments {
     }
 
     func modelOptions() throws -> ModelOptions {
-        var o = twin.applied(to: ModelOptions(includeTop: !noTop, classes: classes))
+        var o = transform.applied(to: twin.applied(to: ModelOptions(includeTop: !noTop, classes: classes)))
         if let pooling {
             guard let p = GlobalPooling(rawValue: pooling) else {
                 throw ValidationError("--pooling must be avg or max, got '\(pooling)'")

@@ -25,6 +25,7 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Turn images upright by their EXIF orientation (Keras, PIL and torchvision ignore it).")
     var exif = false
 
+    @OptionGroup var transform: TransformInputOption
     @OptionGroup var twin: TwinOptions
 
     func validate() throws {
@@ -32,7 +33,7 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: twin.applied(to: ModelOptions()),
+        let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: transform.applied(to: twin.applied(to: ModelOptions())),
                                           applyEXIF: exif)
         var succeeded = 0
         for path in images {
