@@ -12,7 +12,17 @@ public final class Parameter {
     public let name: String
     /// Every change, in place ones included (optimizers write through `value.mutableData()`), bumps
     /// `version`, which caches derived from the weights compare against.
-    public var value: Tensor { didSet { version &+= 1 } }
+    public var value: Tensor {
+        get { storedValue }
+        set { storedValue = newValue; version &+= 1 }
+        // In place, with no second reference: a `didSet` observer made every write through `value`
+        // (a weight file read into it) copy the whole tensor first, 1.94x the weights at load.
+        _modify {
+            yield &storedValue
+            version &+= 1
+        }
+    }
+    private var storedValue: Tensor
     /// Changes with every write to `value`.
     public private(set) var version = 0
     public var trainable: Bool
@@ -20,7 +30,7 @@ public final class Parameter {
 
     public init(name: String, value: Tensor, trainable: Bool = true) {
         self.name = name
-        self.value = value
+        self.storedValue = value
         self.trainable = trainable
     }
 
