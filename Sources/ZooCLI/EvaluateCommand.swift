@@ -12,11 +12,7 @@ struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate",
         abstract: "Top-1/top-5 accuracy, per-class precision and recall on root/<class>/<image>; writes the confusion matrix as CSV and as a PNG heat map.")
 
-    @Option(help: "Weight file; its recorded architecture, class names and preprocessing are used.")
-    var weights: String
-
-    @Option(help: "Architecture, when the file does not record one (see `zoo list`).")
-    var model: String?
+    @OptionGroup var weightFile: WeightFileOptions
 
     @Option(help: "Image folder root/<class>/<image> (folders named after the model's classes are matched by name), a directory with images.npy and labels.npy, or an .h5 with x and y.")
     var data: String
@@ -41,7 +37,7 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         try OptionCheck.outputFile(out, option: "--out")
         try OptionCheck.outputFile(pngPath, option: "--png")
-        let loaded = try LoadedModel.load(weights: weights, modelName: model)
+        let loaded = try weightFile.load()
         try loaded.model.checkMemory(batch: batch, training: false)
         let dataset = try TrainingDataSource.open(data, for: loaded.model, applyEXIF: exif)
         let outputShape = try loaded.model.outputShape()
