@@ -145,7 +145,7 @@ public enum TorchvisionKeys {
 
     /// A flat PyTorch or safetensors file with torchvision or timm keys as the zoo's layers, each
     /// tensor under its layout conversion, and torchvision's metadata; other files unchanged.
-    /// `architecture` names the model (`--model`); without it the keys decide, or the error asks for it.
+    /// `architecture` names the model; without it the keys decide, or the error asks for it.
     public static func mapped(_ file: WeightFile, architecture requested: String?) throws -> WeightFile {
         guard file.format.isForeign, file.format != .caffe, file.metadata.extra[mappedMark] == nil else { return file }
         let keys = file.tensorsByKey
@@ -156,8 +156,8 @@ public enum TorchvisionKeys {
         if let found = requested ?? recorded ?? detect(keys) {
             architecture = found
         } else {
-            throw WeightFileError(file: file.name, path: "/", "holds torchvision-style keys (\(sample(keys))) of no architecture "
-                + "ConvZoo can tell; give it with --model (\(architectures.joined(separator: ", ")))")
+            throw ModelError("\(file.name) holds torchvision-style keys (\(sample(keys))) of no architecture ConvZoo can "
+                + "tell; name it (\(architectures.joined(separator: ", ")))", remedy: .nameArchitecture)
         }
         guard let rows = table(architecture, timm: timm) else {
             throw WeightFileError(file: file.name, path: "/", "holds torchvision-style keys, which do not map onto '\(architecture)'; "
@@ -191,8 +191,10 @@ public enum TorchvisionKeys {
             layers.append(StoredLayer(name: row.layer, path: row.prefix, weights: weights.compactMap { $0 }))
         }
         guard missing.isEmpty else {
-            throw WeightFileError(file: file.name, path: "/", "lacks \(missing.count) key(s) that \(architecture) needs: "
-                + listed(missing) + (requested == nil ? " (is it another architecture? give --model)" : ""))
+            let message = "lacks \(missing.count) key(s) that \(architecture) needs: " + listed(missing)
+            // Detected from the keys, not named: another architecture may fit.
+            guard requested == nil else { throw WeightFileError(file: file.name, path: "/", message) }
+            throw ModelError("\(file.name): \(message) (is it another architecture? name it)", remedy: .nameArchitecture)
         }
         guard unused.isEmpty else {
             throw WeightFileError(file: file.name, path: "/", "has \(unused.count) key(s) that \(architecture) does not use: "

@@ -63,6 +63,26 @@ struct LoadedModel {
     }
 }
 
+/// The weight file of the commands that run a trained model (predict, evaluate, explain, filters,
+/// activations), and the architecture when the file records none.
+struct WeightFileOptions: ParsableArguments {
+    @Option(help: "Weight file; what it records is used: architecture, class names, preprocessing, resize transform.")
+    var weights: String
+
+    @Option(help: "Architecture, when the file does not record one (see `zoo list`).")
+    var model: String?
+
+    /// `LoadedModel.load` of this file.
+    func load(shape: ModelOptions = ModelOptions(), applyEXIF: Bool = false) throws -> LoadedModel {
+        try LoadedModel.load(weights: weights, modelName: model, shape: shape, applyEXIF: applyEXIF)
+    }
+
+    /// `LoadedModel.build` of this file.
+    func build(shape: ModelOptions = ModelOptions(), inputSize: (height: Int, width: Int)? = nil) throws -> Model {
+        try LoadedModel.build(weights: weights, modelName: model, shape: shape, inputSize: inputSize)
+    }
+}
+
 /// Warnings and progress on standard error.
 enum StandardError {
     static func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }

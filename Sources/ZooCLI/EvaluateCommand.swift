@@ -19,11 +19,7 @@ struct EvaluateCommand: ParsableCommand {
             overlays for the predicted class.
             """)
 
-    @Option(help: "Weight file; its recorded architecture, class names and preprocessing are used.")
-    var weights: String
-
-    @Option(help: "Architecture, when the file does not record one (see `zoo list`).")
-    var model: String?
+    @OptionGroup var weightFile: WeightFileOptions
 
     @Option(help: "Image folder root/<class>/<image> (folders named after the model's classes are matched by name), a directory with images.npy and labels.npy, or an .h5 with x and y.")
     var data: String
@@ -61,7 +57,7 @@ struct EvaluateCommand: ParsableCommand {
         try OptionCheck.outputFile(out, option: "--out")
         try OptionCheck.outputFile(pngPath, option: "--png")
         if let report { try OptionCheck.outputFile(report, option: "--report") }
-        let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: transform.applied(to: ModelOptions()))
+        let loaded = try weightFile.load(shape: transform.applied(to: ModelOptions()))
         try loaded.model.checkMemory(batch: batch, training: false)
         let dataset = try TrainingDataSource.open(data, for: loaded.model, applyEXIF: exif)
         let outputShape = try loaded.model.outputShape()
@@ -128,7 +124,7 @@ struct EvaluateCommand: ParsableCommand {
             StandardError.warn("report: \(what) left out: \(reason)")
             notes.append("\(what) left out: \(reason)")
         }
-        let curvesPath = FineTuneOutputs(weights: weights).curves
+        let curvesPath = FineTuneOutputs(weights: weightFile.weights).curves
         var curves: Data?
         do { curves = try EvaluationReport.readCurves(curvesPath) } catch { leaveOut("training curves", error) }
         var cam: GradCAM?
@@ -142,7 +138,7 @@ struct EvaluateCommand: ParsableCommand {
             leaveOut("pictures of the mistakes", error)
             cam = nil
         }
-        var page = EvaluationReport(architecture: model.architecture, weights: weights, data: data, classNames: names,
+        var page = EvaluationReport(architecture: model.architecture, weights: weightFile.weights, data: data, classNames: names,
                                     metrics: results, skipped: skipped, curvesPath: curvesPath, curves: curves,
                                     mistakesAsked: mistakes, mistakes: pictures, mistakeCount: worst.count,
                                     gradCAMLayer: cam?.layer)

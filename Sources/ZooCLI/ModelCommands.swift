@@ -85,7 +85,8 @@ struct SummaryCommand: ParsableCommand {
     @OptionGroup var shape: ModelShapeOptions
 
     func run() throws {
-        let model = try Catalog.architecture(named: name).make(shape.modelOptions())
-        print(try ModelSummary(model).render(title: name), terminator: "")
+        // From shapes alone: no weight is allocated, whatever the input size.
+        let summary = try ModelSummary(Catalog.architecture(named: name), options: shape.modelOptions())
+        print(summary.render(title: name), terminator: "")
     }
 }

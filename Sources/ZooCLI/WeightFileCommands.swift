@@ -85,7 +85,7 @@ struct ConvertCommand: ParsableCommand {
         let target = self.target!
         try OptionCheck.outputFile(output, option: "output")
         let inURL = URL(fileURLWithPath: input), outURL = URL(fileURLWithPath: output)
-        let file = try WeightFile.openMapped(inURL, architecture: model)
+        let file = try withFlagHints { try WeightFile.openMapped(inURL, architecture: model) }
         if model != nil || file.metadata.architecture != nil {
             // Through the model: layer order and Keras 3 keys come from the architecture.
             let (m, report) = try withFlagHints {

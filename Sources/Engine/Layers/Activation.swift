@@ -189,3 +189,15 @@ public final class ActivationLayer: Layer {
         return g
     }
 }
+
+extension Activation {
+    /// What a layer with this activation fused in keeps of a training forward's output for its
+    /// backward: the output (the derivative is read from it), or nothing for `.linear`.
+    func keptForBackward(_ output: Tensor) -> Tensor? { self == .linear ? nil : output }
+
+    /// dLoss/dOutput into dLoss/dPre-activation, in place, from the output `keptForBackward` kept.
+    func backward(_ gradient: inout Tensor, kept output: Tensor?, lastAxis: Int) {
+        guard self != .linear, let output else { return }
+        backward(gradient.mutableData(), output: output.data, count: gradient.count, lastAxis: lastAxis)
+    }
+}

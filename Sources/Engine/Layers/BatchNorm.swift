@@ -54,10 +54,10 @@ public final class BatchNorm: Layer {
         self.momentum = momentum
         self.convention = convention
         let c = max(channels, 0)
-        gamma = scale ? Parameter(name: "gamma", value: Tensor(shape: [c], repeating: 1)) : nil
-        beta = center ? Parameter(name: "beta", value: Tensor(zeros: [c])) : nil
-        movingMean = Parameter(name: "moving_mean", value: Tensor(zeros: [c]), trainable: false)
-        movingVariance = Parameter(name: "moving_variance", value: Tensor(shape: [c], repeating: 1), trainable: false)
+        gamma = scale ? Parameter(name: "gamma", shape: [c], initializer: .ones) : nil
+        beta = center ? Parameter(name: "beta", shape: [c], initializer: .zeros) : nil
+        movingMean = Parameter(name: "moving_mean", shape: [c], initializer: .zeros, trainable: false)
+        movingVariance = Parameter(name: "moving_variance", shape: [c], initializer: .ones, trainable: false)
     }
 
     public var parameters: [Parameter] { [gamma, beta].compactMap { $0 } }
