@@ -67,7 +67,8 @@ struct FeaturesCommand: ParsableCommand {
                 throw CommandFailure("\(input): expected a (batch, height, width, channels) array, got shape \(x.shape)")
             }
             StandardError.warnNonFinite(x, source: input)
-            let model = try LoadedModel.build(weights: weights, modelName: model, inputSize: (x.shape[1], x.shape[2]))
+            let model = try LoadedModel.build(weights: weights, modelName: model, inputSize: (x.shape[1], x.shape[2]),
+                                              cluster: cluster)
             try model.checkMemory(batch: min(batch, x.shape[0]), training: false)
             let rows = try TensorDataset(inputs: x, labels: Array(repeating: 0, count: x.shape[0]), source: input)
             guard let extracted = try extract(FeatureExtractor(model: model, layer: layer), rows, cluster, logger, progress)
@@ -77,7 +78,7 @@ struct FeaturesCommand: ParsableCommand {
             features.labels = nil
             features.names = features.indices.map(String.init)
         } else {
-            let loaded = try LoadedModel.load(weights: weights, modelName: model, applyEXIF: exif)
+            let loaded = try LoadedModel.load(weights: weights, modelName: model, applyEXIF: exif, cluster: cluster)
             try loaded.model.checkMemory(batch: batch, training: false)
             let folder = try ImageFolder(root: URL(fileURLWithPath: directory!), pipeline: loaded.pipeline)
             guard let extracted = try extract(FeatureExtractor(model: loaded.model, layer: layer), folder, cluster, logger,
