@@ -1,7 +1,7 @@
 import Engine
 
 /// Global pooling after the trunk when the classifier top is left off (Keras's `pooling`).
-public enum GlobalPooling: String, Sendable {
+public enum GlobalPooling: String, Sendable, Codable {
     case average = "avg", max
 }
 

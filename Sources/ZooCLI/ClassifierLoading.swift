@@ -27,25 +27,31 @@ struct LoadedModel {
     /// Builds the architecture the weight file records (`modelName` when it records none, or to
     /// override it), loads the weights, and takes the file's class names, preprocessing, resize
     /// transform and input size. Without a file: the named architecture with its seeded weights.
+    /// Under mpirun (`cluster`) rank 0 alone opens the file and broadcasts the model.
     static func load(weights: String?, modelName: String?, shape: ModelOptions = ModelOptions(),
-                     inputSize: (height: Int, width: Int)? = nil, applyEXIF: Bool = false) throws -> LoadedModel {
-        let model = try build(weights: weights, modelName: modelName, shape: shape, inputSize: inputSize)
+                     inputSize: (height: Int, width: Int)? = nil, applyEXIF: Bool = false,
+                     cluster: Cluster? = nil) throws -> LoadedModel {
+        let model = try build(weights: weights, modelName: modelName, shape: shape, inputSize: inputSize, cluster: cluster)
         return LoadedModel(model: model, pipeline: try ImagePipeline(model: model, applyEXIF: applyEXIF))
     }
 
     /// The model of `load`, without an image pipeline (for commands that take tensors); the load
-    /// report goes to stderr.
+    /// report goes to stderr (rank 0's alone under mpirun).
     static func build(weights: String?, modelName: String?, shape: ModelOptions = ModelOptions(),
-                      inputSize: (height: Int, width: Int)? = nil) throws -> Model {
+                      inputSize: (height: Int, width: Int)? = nil, cluster: Cluster? = nil) throws -> Model {
         var options = shape
         if let size = inputSize { options.inputSize = size }
-        guard let weights else {
-            guard let modelName else { throw CommandFailure("give --weights or --model (see `zoo list`)") }
-            return try Catalog.architecture(named: modelName).make(options)
+        let (model, report) = try withFlagHints {
+            try Model.loadedOnRoot(of: cluster) {
+                guard let weights else {
+                    guard let modelName else { throw CommandFailure("give --weights or --model (see `zoo list`)") }
+                    return (try Catalog.architecture(named: modelName).make(options), nil)
+                }
+                let loaded = try Model.load(from: URL(fileURLWithPath: weights), architecture: modelName, options: options)
+                return (loaded.model, loaded.report)
+            }
         }
-        let (model, report) = try withFlagHints { try Model.load(from: URL(fileURLWithPath: weights), architecture: modelName,
-                                                                 options: options) }
-        StandardError.write(report.description + "\n")
+        if let report, cluster?.isRoot ?? true { StandardError.write(report.description + "\n") }
         return model
     }
 

@@ -70,7 +70,8 @@ struct FeaturesCommand: ParsableCommand {
             }
             StandardError.warnNonFinite(x, source: input)
             let model = try LoadedModel.build(weights: weights, modelName: model, shape: transform.applied(to: ModelOptions()),
-                                              inputSize: (x.shape[1], x.shape[2]))
+                                              inputSize: (x.shape[1], x.shape[2]),
+                                              cluster: cluster)
             try model.checkMemory(batch: min(batch, x.shape[0]), training: false)
             let rows = try TensorDataset(inputs: x, labels: Array(repeating: 0, count: x.shape[0]), source: input)
             guard let extracted = try extract(FeatureExtractor(model: model, layer: layer), rows, cluster, logger, progress)
@@ -81,7 +82,7 @@ struct FeaturesCommand: ParsableCommand {
             features.names = features.indices.map(String.init)
         } else {
             let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: transform.applied(to: ModelOptions()),
-                                             applyEXIF: exif)
+                                             applyEXIF: exif, cluster: cluster)
             try loaded.model.checkMemory(batch: batch, training: false)
             let folder = try ImageFolder(root: URL(fileURLWithPath: directory!), pipeline: loaded.pipeline)
             guard let extracted = try extract(FeatureExtractor(model: loaded.model, layer: layer), folder, cluster, logger,

@@ -79,6 +79,10 @@ struct FinetuneCommand: ParsableCommand {
     var noFeatureCache = false
 
     @OptionGroup var transform: TransformInputOption
+
+    @Flag(help: "Under mpirun: training BatchNorm layers use the statistics of the whole batch, over every rank, which gives one process's result (default: each rank's share's, as PyTorch DDP).")
+    var syncBn = false
+
     @OptionGroup var twin: TwinOptions
 
     func validate() throws {
@@ -120,7 +124,8 @@ struct FinetuneCommand: ParsableCommand {
             throw CommandFailure("--resume: no checkpoint in \(checkpointDirectory.path)")
         }
         let classNames = try TrainingDataSource.classNames(of: data)
-        let (model, report) = try buildModel(classes: classNames.count)
+        let cluster = try Cluster.world().flatMap { $0.size > 1 ? $0 : nil }
+        let (model, report) = try buildModel(classes: classNames.count, cluster: cluster)
         if let report { print(report.description) }
         if let preprocessing { model.preprocessing = Preprocessing(rawValue: preprocessing)! }  // validated
         let dataset = try TrainingDataSource.open(data, for: model, applyEXIF: exif)
@@ -143,10 +148,12 @@ struct FinetuneCommand: ParsableCommand {
         settings.earlyStopPatience = earlyStop
         settings.seed = seed
         settings.cacheFeatures = !noFeatureCache
+        settings.synchronizeBatchNorm = syncBn
         let tuner = FineTuner(model: model, plan: plan, settings: settings)
-        if let cluster = try Cluster.world(), cluster.size > 1 {
+        if let cluster {
             tuner.cluster = cluster
-            print("data parallel: \(cluster.size) ranks of \(Parallel.threadCount) thread(s) each; global batch \(batch)")
+            print("data parallel: \(cluster.size) ranks of \(Parallel.threadCount) thread(s) each; global batch \(batch); "
+                + "training BatchNorm statistics " + (syncBn ? "of the global batch (--sync-bn)" : "per rank"))
         }
         let curves = outputs.curves
         if tuner.cluster?.isRoot ?? true {
@@ -172,13 +179,16 @@ struct FinetuneCommand: ParsableCommand {
         print(String(format: "%.1f s in all", seconds) + (result.featureSeconds.map { String(format: ", %.1f s of it computing trunk features once", $0) } ?? ""))
     }
 
-    /// The architecture with a new head for `classes`, and the pre-trained weights loaded around it.
-    func buildModel(classes: Int) throws -> (Model, LoadReport?) {
+    /// The architecture with a new head for `classes`, and the pre-trained weights loaded around it
+    /// (under mpirun by rank 0 alone, which broadcasts the result).
+    func buildModel(classes: Int, cluster: Cluster?) throws -> (Model, LoadReport?) {
         let options = transform.applied(to: twin.applied(to: ModelOptions()))
         RandomGenerator.global.reseed(seed)
         return try withFlagHints {
-            try NewHeadModel.build(architecture: model, weights: weights.map { URL(fileURLWithPath: $0) },
-                                   classes: classes, options: options)
+            try Model.loadedOnRoot(of: cluster) {
+                try NewHeadModel.build(architecture: model, weights: weights.map { URL(fileURLWithPath: $0) },
+                                       classes: classes, options: options)
+            }
         }
     }
 

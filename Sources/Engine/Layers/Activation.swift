@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Every case's derivative can be computed from the activation's *output*, so layers that fuse
 /// an activation (Keras's `Dense(..., activation="relu")`) keep only their output for backward.
-public enum Activation: Equatable, Sendable {
+public enum Activation: Equatable, Sendable, Codable {
     case linear, relu, sigmoid, tanh
     /// max(x, alpha * x), alpha in (0, 1).
     case leakyReLU(alpha: Float)
