@@ -110,9 +110,8 @@ struct FinetuneCommand: ParsableCommand {
 
     func run() throws {
         let outURL = URL(fileURLWithPath: out)
-        let base = outURL.deletingPathExtension().pathExtension == "weights"
-            ? outURL.deletingPathExtension().deletingPathExtension().path : outURL.deletingPathExtension().path
-        let checkpointDirectory = URL(fileURLWithPath: checkpoints ?? base + ".checkpoints")
+        let outputs = FineTuneOutputs(weights: out)
+        let checkpointDirectory = URL(fileURLWithPath: checkpoints ?? outputs.checkpoints)
         // Before any training: a folder that cannot be written would fail only after the first epoch.
         try OptionCheck.outputFile(out, option: "--out")
         try OptionCheck.writableFolder(checkpointDirectory, option: "--checkpoints")
@@ -148,7 +147,7 @@ struct FinetuneCommand: ParsableCommand {
             tuner.cluster = cluster
             print("data parallel: \(cluster.size) ranks of \(Parallel.threadCount) thread(s) each; global batch \(batch)")
         }
-        let curves = base + "-curves.svg"
+        let curves = outputs.curves
         if tuner.cluster?.isRoot ?? true {
             tuner.callbacks = [ProgressLogger(), CurvesWriter(url: URL(fileURLWithPath: curves),
                                                               title: "\(model.architecture) on \(data), "
