@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Measures the peak memory of `zoo convert` on a VGG16-sized weight file (not run in CI).
+"""Measures the peak memory of saving VGG16-sized weights (not run in CI).
 
 Writes a Keras legacy HDF5 file with VGG16's layer names and weight shapes (138M float32,
 528 MiB, random values) with h5py, as tools/measure_load_memory.py does, then runs
-`ZOO convert IN OUT` for each output format and reports the child's peak resident set
+`ZOO convert IN OUT` for each output format, and `ZOO finetune` of VGG16 from that file (a new
+3-class head trained on Tests/Fixtures/images/folder for one epoch, the trunk frozen as by
+default; the whole model is saved as the best epoch), and reports each child's peak resident set
 (ru_maxrss from wait4) beside the size of the weights.
 
 Run after a release build:  python3 tools/measure_save_memory.py [ZOO_BINARY ...]
@@ -59,6 +61,13 @@ def main():
                 status, peak = peak_mib(argv)
                 print(f"{binary} convert --format {fmt}: exit {status}, peak RSS {peak:.0f} MiB "
                       f"({peak / (weights / 2**20):.2f}x the weights)")
+            tuned = os.path.join(out, "tuned.h5")
+            argv = [binary, "finetune", "--model", "vgg16", "--weights", path, "--data",
+                    os.path.join(ROOT, "Tests", "Fixtures", "images", "folder"), "--out", tuned,
+                    "--epochs", "1", "--batch", "4", "--seed", "1"]
+            status, peak = peak_mib(argv)
+            print(f"{binary} finetune vgg16, new head (saves {os.path.getsize(tuned) / 2**20:.0f} MiB): "
+                  f"exit {status}, peak RSS {peak:.0f} MiB ({peak / (weights / 2**20):.2f}x the weights)")
 
 
 if __name__ == "__main__":

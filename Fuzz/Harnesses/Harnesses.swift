@@ -9,12 +9,16 @@ import WeightIO
 /// tools/fuzz.sh sets is a finding. Readers that open files by name get the input as a file.
 enum Harness: String, CaseIterable {
     case kerasH5 = "keras-h5", keras3, kerasArchive = "keras-archive", caffe, npy, npz, jpeg, png
+    case pytorchZip = "pytorch-zip", pytorchLegacy = "pytorch-legacy", safetensors
 
     func run(_ data: Data) {
         switch self {
         case .kerasH5, .keras3: readWeights(data, fileName: self == .keras3 ? "fuzz.weights.h5" : "fuzz.h5")
         case .kerasArchive: readWeights(data, fileName: "fuzz.keras")
         case .caffe: readWeights(data, fileName: "fuzz.caffemodel")
+        // The format is known by content, so each harness only differs in its seeds (tools/fuzz.sh).
+        case .pytorchZip, .pytorchLegacy: readWeights(data, fileName: "fuzz.pth")
+        case .safetensors: readWeights(data, fileName: "fuzz.safetensors")
         case .npy: _ = try? NPY.decode(data, file: "fuzz.npy")
         case .npz: _ = try? NPZ.decode(data, file: "fuzz.npz")
         case .jpeg, .png: _ = try? ImageDecoder.decode(data, name: "fuzz.\(rawValue)", channels: 3, applyEXIF: true)

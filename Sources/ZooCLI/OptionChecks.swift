@@ -45,9 +45,17 @@ enum OptionCheck {
         guard files.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw CommandFailure("\(option): \(folder.path) is not a folder")
         }
-        guard files.isWritableFile(atPath: folder.path) else {
-            throw CommandFailure("\(option): cannot write in \(folder.path) (permission denied); choose another folder")
+        // A real write, not access(2)'s permission bits: root passes those on a folder that a
+        // read-only mount, a full disk or a quota would still refuse.
+        let probe = folder.appendingPathComponent(".zoo-write-check-\(getpid())").path
+        unlink(probe)  // left by a killed process of the same id
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else {
+            let reason = String(cString: strerror(errno)).lowercased()
+            throw CommandFailure("\(option): cannot write in \(folder.path) (\(reason)); choose another folder")
         }
+        close(fd)
+        unlink(probe)
     }
 }
 

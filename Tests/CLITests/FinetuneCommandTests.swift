@@ -161,4 +161,25 @@ final class FinetuneCommandTests: XCTestCase {
         XCTAssertTrue(shape.stderr.contains("samples of shape [8, 8, 1]; alexnet takes [224, 224, 3]"), shape.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no model is written for a run that fails")
     }
+
+    /// A folder on a read-only mount (in a private mount namespace of its own, so nothing outside
+    /// sees it): `--out` there fails before any training, naming the folder. (chmod cannot show
+    /// this as root, whose writes it does not stop.)
+    func testAReadOnlyOutFolderFailsBeforeTheFirstEpoch() throws {
+        let folder = Self.work.appendingPathComponent("read-only")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let mountReadOnly = "mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro \"$1\" \"$1\" || exit 99; shift; exec \"$@\""
+        let namespace = ["-m", "--propagation", "private", "/bin/sh", "-c", mountReadOnly, "sh", folder.path]
+        let unshare = URL(fileURLWithPath: "/usr/bin/unshare")
+        guard let probe = try? ZooBinary.run(namespace + ["/bin/true"], executable: unshare), probe.status == 0 else {
+            throw XCTSkip("needs a private mount namespace (root, unshare -m)")
+        }
+        let out = folder.appendingPathComponent("tuned.h5")
+        let r = try ZooBinary.run(namespace + [ZooBinary.url.path, "finetune", "--weights", Self.base.path, "--data",
+                                               Self.folder.path, "--out", out.path, "--epochs", "1"], executable: unshare)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--out: cannot write in \(folder.path) (read-only file system)"), r.stderr)
+        XCTAssertFalse(r.stdout.lowercased().contains("epoch"), "no training before the error: \(r.stdout)")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), [], "nothing left behind")
+    }
 }

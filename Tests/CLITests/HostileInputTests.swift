@@ -12,9 +12,10 @@ final class HostileInputTests: XCTestCase {
 
     func hostile(_ name: String) -> String { fixtureURL("hostile/\(name)").path }
 
-    /// Runs `zoo` under an 8 GB address-space limit, as a small machine would hold it.
+    /// Runs `zoo` under an 8 GB address-space limit, as a small machine would hold it, killed
+    /// after 2 minutes (a hang then fails the test instead of stopping the suite).
     func run(_ arguments: [String]) throws -> ZooBinary.Result {
-        try ZooBinary.run(["-c", "ulimit -v 8388608; exec \"$0\" \"$@\"", ZooBinary.url.path] + arguments,
+        try ZooBinary.run(["-c", "ulimit -v 8388608; exec timeout -s KILL 120 \"$0\" \"$@\"", ZooBinary.url.path] + arguments,
                           executable: URL(fileURLWithPath: "/bin/sh"))
     }
 
@@ -129,6 +130,28 @@ final class HostileInputTests: XCTestCase {
                           "at /layers/dense", "damaged layer group")
         let sound = try run(["inspect", fixtureURL("weights/keras3_tiny.keras").path])
         XCTAssertEqual(sound.status, 0, sound.stderr)
+    }
+
+    /// libhdf5 1.10 trusts the global heap holding variable-length strings: it looped for ever on
+    /// `loop` and asked malloc for 5e18 bytes on `huge`. Each damage is named before libhdf5 reads.
+    func testDamagedGlobalHeapsAreRefusedBeforeLibHDF5ReadsThem() throws {
+        let damage = [
+            "loop": "has an object at byte 96 whose size (0 bytes) is smaller than its own header",
+            "huge": "says it is 5000000000000000000 bytes long, past the end of the file",
+            "past_end": "has an object of 1000000 bytes at byte 16, past its end (4096 bytes)",
+            "index": "string 0 refers to object 1 of the global heap collection at byte 2048, which has no such object",
+            "short_string": "string 0 is 4 bytes long but its global heap object at byte 2048 holds 10",
+        ]
+        for (name, expected) in damage.sorted(by: { $0.key < $1.key }) {
+            try assertRefused(["inspect", hostile("lenet5_heap_\(name).h5")], "lenet5_heap_\(name).h5",
+                              "cannot read attribute 'backend'", expected)
+        }
+    }
+
+    /// libhdf5 1.10 allocates an object header's continuation chunk at the length the file gives.
+    func testAnObjectHeaderContinuingPastTheFileIsRefusedBeforeLibHDF5AllocatesIt() throws {
+        try assertRefused(["inspect", hostile("lenet5_header_continuation_huge.h5")], "lenet5_header_continuation_huge.h5",
+                          "at /c1: has a damaged object header", "a chunk of 5000000000000000000 bytes")
     }
 
     func testRunTakesTheArchitectureTheFileRecordsAndWarnsAboutNaN() throws {

@@ -62,6 +62,15 @@ extension HDF5Object {
             let count = Int(max(0, H5Sget_simple_extent_npoints(space.id)))
             let scalar = H5Sget_simple_extent_type(space.id) == H5S_SCALAR
             func fail(_ what: String) -> WeightFileError { error(HDF5Library.withDetail("cannot read attribute '\(name)' (\(what))")) }
+            // The count comes from the file: it must match what the attribute stores before
+            // anything is allocated for it (variable-length strings are checked on their own).
+            if H5Tis_variable_str(type.id) <= 0 {
+                let (bytes, overflow) = count.multipliedReportingOverflow(by: H5Tget_size(type.id))
+                guard !overflow, H5Aget_storage_size(attr.id) == UInt64(bytes) else {
+                    throw fail("\(count) values of \(H5Tget_size(type.id)) bytes do not match its stored "
+                               + "size of \(H5Aget_storage_size(attr.id)) bytes; the file is damaged")
+                }
+            }
             switch H5Tget_class(type.id) {
             case H5T_STRING:
                 let strings = H5Tis_variable_str(type.id) > 0
@@ -123,6 +132,7 @@ extension HDF5Object {
         guard let memory = HDF5Handle(H5Tcopy(convzoo_h5t_c_s1()), close: H5Tclose),
               H5Tset_size(memory.id, convzoo_h5t_variable()) >= 0,
               H5Tset_cset(memory.id, H5Tget_cset(type.id)) >= 0 else { throw fail("string type") }
+        try HDF5GlobalHeap.checkReferences(of: attr, count: count, in: file) { fail($0) }
         var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
         guard count == 0 || H5Aread(attr.id, memory.id, &pointers) >= 0 else { throw fail("variable-length strings") }
         let strings = pointers.map { $0.map { decodeUTF8(UnsafeRawPointer($0), strlen($0)) } ?? "" }

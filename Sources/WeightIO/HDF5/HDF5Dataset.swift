@@ -70,7 +70,9 @@ public final class HDF5Dataset: HDF5Object {
             guard let type = HDF5Handle(H5Dget_type(handle.id), close: H5Tclose) else {
                 throw fail(HDF5Library.withDetail("cannot read the element type"))
             }
-            (dtype, described, bigEndian) = HDF5Dataset.classify(type.id, handle: handle)
+            (dtype, described, bigEndian) = HDF5Dataset.classify(type.id, tag: {
+                try? HDF5Object(file: file, path: path, handle: handle).stringAttribute("dtype")
+            })
         }
         self.shape = shape
         self.dtype = dtype
@@ -191,7 +193,8 @@ public final class HDF5Dataset: HDF5Object {
     }
 
     /// The weight dtype of an HDF5 type, its description, and whether it is big-endian.
-    private static func classify(_ type: hid_t, handle: HDF5Handle) -> (StoredDType?, String, Bool) {
+    /// `tag` reads the dataset's string attribute `dtype` (nil when absent or unreadable).
+    private static func classify(_ type: hid_t, tag dtypeTag: () -> String?) -> (StoredDType?, String, Bool) {
         let size = H5Tget_size(type)
         let bigEndian = H5Tget_order(type) == H5T_ORDER_BE
         switch H5Tget_class(type) {
@@ -206,7 +209,7 @@ public final class HDF5Dataset: HDF5Object {
             return (nil, "float with a \(size)-byte layout ConvZoo does not know", bigEndian)
         case H5T_OPAQUE:
             // Keras 3 stores bfloat16 as 2 opaque bytes tagged with the attribute dtype="bfloat16".
-            let tag = HDF5Dataset.dtypeTag(handle)
+            let tag = dtypeTag()
             if size == 2 && tag == "bfloat16" { return (.bfloat16, "bfloat16", false) }
             return (nil, "opaque \(size)-byte" + (tag.map { " (dtype=\"\($0)\")" } ?? " (no dtype attribute)"), false)
         case H5T_INTEGER:
@@ -221,28 +224,5 @@ public final class HDF5Dataset: HDF5Object {
         case H5T_BITFIELD: return (nil, "bitfield", false)
         default: return (nil, "unknown-type", false)
         }
-    }
-
-    /// The dataset's scalar string attribute `dtype`, nil when absent or unreadable.
-    private static func dtypeTag(_ handle: HDF5Handle) -> String? {
-        guard H5Aexists(handle.id, "dtype") > 0,
-              let attr = HDF5Handle(H5Aopen(handle.id, "dtype", convzoo_h5p_default()), close: H5Aclose),
-              let type = HDF5Handle(H5Aget_type(attr.id), close: H5Tclose),
-              H5Tget_class(type.id) == H5T_STRING else { return nil }
-        if H5Tis_variable_str(type.id) > 0 {
-            guard let space = HDF5Handle(H5Aget_space(attr.id), close: H5Sclose),
-                  H5Sget_simple_extent_npoints(space.id) == 1,
-                  let memory = HDF5Handle(H5Tcopy(convzoo_h5t_c_s1()), close: H5Tclose),
-                  H5Tset_size(memory.id, convzoo_h5t_variable()) >= 0,
-                  H5Tset_cset(memory.id, H5Tget_cset(type.id)) >= 0 else { return nil }
-            var pointer: UnsafeMutablePointer<CChar>? = nil
-            guard H5Aread(attr.id, memory.id, &pointer) >= 0 else { return nil }
-            defer { H5Dvlen_reclaim(memory.id, space.id, convzoo_h5p_default(), &pointer) }
-            return pointer.map { String(cString: $0) }
-        }
-        let size = H5Tget_size(type.id)
-        var bytes = [UInt8](repeating: 0, count: size)
-        guard size > 0, H5Aread(attr.id, type.id, &bytes) >= 0 else { return nil }
-        return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
     }
 }

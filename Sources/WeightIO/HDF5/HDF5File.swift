@@ -7,10 +7,13 @@ public final class HDF5File {
     /// How errors name the file: its path, or e.g. `model.keras (model.weights.h5)`.
     public let name: String
     let handle: HDF5Handle
+    /// The file's bytes for the checks made before libhdf5 reads (nil while writing).
+    let raw: HDF5RawFile?
 
-    private init(name: String, handle: HDF5Handle) {
+    private init(name: String, handle: HDF5Handle, raw: HDF5RawFile? = nil) {
         self.name = name
         self.handle = handle
+        self.raw = raw
     }
 
     /// Opens `url` read-only after checking it carries the HDF5 signature.
@@ -22,13 +25,17 @@ public final class HDF5File {
         case .zip, .unknown:
             throw WeightFileError(file: shown, path: "/", "not an HDF5 file (no HDF5 signature)")
         }
+        // libhdf5 loads the root group's object header (and the superblock extension's) on opening.
+        let raw = try HDF5RawFile(url, name: shown)
+        try raw.checkObjectHeader(at: raw.rootHeader, path: "/")
+        if let header = raw.extensionHeader { try raw.checkObjectHeader(at: header, path: "/ (superblock extension)") }
         return try HDF5Library.serialized {
             guard let h = HDF5Handle(H5Fopen(url.path, convzoo_h5f_acc_rdonly(), convzoo_h5p_default()),
                                      close: H5Fclose) else {
                 throw WeightFileError(file: shown, path: "/", HDF5Library.withDetail(
                     "cannot open the HDF5 file: it is damaged or truncated"))
             }
-            return HDF5File(name: shown, handle: h)
+            return HDF5File(name: shown, handle: h, raw: raw)
         }
     }
 

@@ -32,8 +32,11 @@ public enum HDF5LinkKind: String {
 /// An HDF5 group: named links to groups and datasets, plus attributes.
 public final class HDF5Group: HDF5Object {
     /// The kind of link `name` (one path component) is, or nil when the group has no such link.
-    public func linkKind(_ name: String) throws -> HDF5LinkKind? {
-        try HDF5Library.serialized {
+    public func linkKind(_ name: String) throws -> HDF5LinkKind? { try link(name)?.kind }
+
+    /// The kind of link `name` is and, for a hard link, the address of the object header it leads to.
+    private func link(_ name: String) throws -> (kind: HDF5LinkKind, address: UInt64)? {
+        try HDF5Library.serialized { () throws -> (kind: HDF5LinkKind, address: UInt64)? in
             guard isValidComponent(name) else { throw error("invalid object name '\(name)'") }
             let exists = H5Lexists(handle.id, name, convzoo_h5p_default())
             if exists == 0 { return nil }
@@ -43,10 +46,10 @@ public final class HDF5Group: HDF5Object {
                                       HDF5Library.withDetail("cannot read the link"))
             }
             switch info.type {
-            case H5L_TYPE_HARD: return .hard
-            case H5L_TYPE_SOFT: return .soft
-            case H5L_TYPE_EXTERNAL: return .external
-            default: return .userDefined
+            case H5L_TYPE_HARD: return (.hard, UInt64(info.u.address))
+            case H5L_TYPE_SOFT: return (.soft, 0)
+            case H5L_TYPE_EXTERNAL: return (.external, 0)
+            default: return (.userDefined, 0)
             }
         }
     }
@@ -110,7 +113,7 @@ public final class HDF5Group: HDF5Object {
                 let isLast = i == parts.count - 1
                 let wanted = isLast ? what : "group"
                 let target = current.childPath(part)
-                guard let kind = try current.linkKind(part) else {
+                guard let (kind, address) = try current.link(part) else {
                     throw WeightFileError(file: file.name, path: target, "missing: expected a \(wanted) here")
                 }
                 guard kind == .hard else {
@@ -118,6 +121,7 @@ public final class HDF5Group: HDF5Object {
                                           "is \(kind == .external ? "an" : "a") \(kind.rawValue) link; expected a \(wanted) stored in this file "
                                           + "(soft and external links are refused)")
                 }
+                try file.raw?.checkObjectHeader(at: address, path: target)
                 guard let h = HDF5Handle(H5Oopen(current.handle.id, part, convzoo_h5p_default()), close: H5Oclose) else {
                     throw WeightFileError(file: file.name, path: target, HDF5Library.withDetail("cannot open the \(wanted)"))
                 }

@@ -1,0 +1,156 @@
+import Foundation
+
+/// An HDF5 file's own bytes, read without libhdf5, for the checks libhdf5 1.10 leaves out before
+/// it allocates or loops on what a file says (see `checkObjectHeader` and `HDF5GlobalHeap`).
+///
+/// Addresses are relative to the superblock, as HDF5 counts them.
+final class HDF5RawFile {
+    let file: ReadOnlyFile
+    /// Where address 0 is in the file: the superblock's offset (after a user block).
+    let base: Int
+    /// Bytes of an address and of a length (2, 4 or 8; 8 in every file h5py writes).
+    let addressSize: Int
+    let sizeSize: Int
+    let rootHeader: UInt64
+    /// The superblock extension's object header (superblock version 2 and 3), when there is one.
+    let extensionHeader: UInt64?
+
+    /// Chunks of one object header larger than this are refused (libhdf5 caps a message at 64 KB).
+    static let maxChunkBytes = 1 << 26
+
+    /// Reads the superblock of `url` (at 0, 512, 1024, ... bytes: the signature).
+    init(_ url: URL, name: String) throws {
+        let file = try ReadOnlyFile(url, name: name)
+        let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+        var at = 0
+        while at + 8 <= file.size, try file.bytes(at: at, count: 8) != signature {
+            at = at == 0 ? 512 : at * 2
+        }
+        guard at + 8 <= file.size else { throw file.error("/", "has no HDF5 superblock") }
+        let head = try file.bytes(at: at, count: min(96, file.size - at))
+        func damaged(_ what: String) -> WeightFileError { file.error("/", "has a damaged superblock (\(what))") }
+        guard head.count > 16 else { throw damaged("truncated") }
+        let version = head[8]
+        let (addressSize, sizeSize) = version <= 1 ? (Int(head[13]), Int(head[14])) : (Int(head[9]), Int(head[10]))
+        guard version <= 3 else { throw damaged("version \(version); expected 0 to 3") }
+        guard [2, 4, 8].contains(addressSize), [2, 4, 8].contains(sizeSize) else {
+            throw damaged("\(addressSize)-byte addresses and \(sizeSize)-byte lengths")
+        }
+        // Versions 0 and 1: base, free space, end of file and driver addresses, then the root's
+        // symbol table entry (link name offset, object header address). Versions 2 and 3: base,
+        // superblock extension, end of file and root object header addresses.
+        let fields = version == 0 ? 24 : version == 1 ? 28 : 12
+        let addresses = version <= 1 ? 6 : 4
+        guard fields + addresses * addressSize <= head.count else { throw damaged("truncated") }
+        var reader = LittleEndian(head, at: fields)
+        let values = (0..<addresses).map { _ in reader.read(addressSize) }
+        self.file = file
+        self.base = at
+        self.addressSize = addressSize
+        self.sizeSize = sizeSize
+        rootHeader = values[addresses - 1]
+        extensionHeader = version <= 1 || values[1] == HDF5RawFile.undefined(addressSize) ? nil : values[1]
+    }
+
+    /// The "undefined address" (all bits set) for `width`-byte addresses.
+    static func undefined(_ width: Int) -> UInt64 { width == 8 ? .max : (1 << UInt64(8 * width)) - 1 }
+
+    /// How many bytes lie at and after `address`, or nil when it is past the end of the file.
+    func room(at address: UInt64) -> UInt64? {
+        let end = UInt64(file.size - base)
+        return address < end ? end - address : nil
+    }
+
+    /// `count` bytes at `address`, which the caller has checked lie in the file.
+    func bytes(at address: UInt64, count: Int, path: String) throws -> [UInt8] {
+        try file.bytes(at: base + Int(address), count: count, path: path)
+    }
+
+    /// Checks the object header at `address` (of the object at `path`) before libhdf5 loads it:
+    /// every chunk it continues into must lie inside the file, be of a sane size and come once.
+    /// libhdf5 1.10 allocates a continuation chunk at the length the file gives, unchecked (a
+    /// length of 5e18 bytes is a malloc of 5e18 bytes).
+    func checkObjectHeader(at address: UInt64, path: String) throws {
+        func damaged(_ what: String) -> WeightFileError {
+            file.error(path, "has a damaged object header at byte \(address): \(what); the file is damaged")
+        }
+        guard let room = room(at: address), room >= 16 else { throw damaged("it lies past the end of the file") }
+        let prefix = try bytes(at: address, count: Int(min(room, 40)), path: path)
+        let isVersion2 = prefix.starts(with: Array("OHDR".utf8))
+        // Each chunk's messages: (start, length); the first chunk's come after the prefix.
+        var chunks: [(start: UInt64, length: UInt64)] = []
+        var messageCreationOrder = false
+        if isVersion2 {
+            guard prefix[4] == 2 else { throw damaged("version \(prefix[4]) after OHDR; expected 2") }
+            let flags = prefix[5]
+            messageCreationOrder = flags & 0x04 != 0
+            var at = 6 + (flags & 0x20 != 0 ? 16 : 0) + (flags & 0x10 != 0 ? 4 : 0)
+            let width = 1 << Int(flags & 0x03)
+            guard prefix.count >= at + width else { throw damaged("it lies past the end of the file") }
+            var reader = LittleEndian(prefix, at: at)
+            let length = reader.read(width)
+            at += width
+            chunks.append((address + UInt64(at), length))
+        } else {
+            guard prefix[0] == 1 else { throw damaged("no known version (\(prefix[0]))") }
+            var reader = LittleEndian(prefix, at: 8)
+            chunks.append((address + 16, reader.read(4)))
+        }
+        var seen: Set<UInt64> = [address]
+        var index = 0
+        while index < chunks.count {
+            let (start, length) = chunks[index]
+            index += 1
+            // Version 2 chunks end in a 4-byte checksum; continuation chunks start with OCHK.
+            let checksum: UInt64 = isVersion2 ? 4 : 0
+            guard let room = self.room(at: start), length <= room, room - length >= checksum,
+                  length <= UInt64(HDF5RawFile.maxChunkBytes) else {
+                throw damaged("a chunk of \(length) bytes at byte \(start) runs past the end of the file "
+                              + "(\(file.size - base) bytes) or past \(HDF5RawFile.maxChunkBytes) bytes")
+            }
+            let bytes = try self.bytes(at: start, count: Int(length), path: path)
+            var p = index == 1 || !isVersion2 ? 0 : 4
+            if index > 1 && isVersion2 {
+                guard bytes.starts(with: Array("OCHK".utf8)) else { throw damaged("a continuation chunk without OCHK") }
+            }
+            let end = bytes.count - (index > 1 ? Int(checksum) : 0)
+            let header = isVersion2 ? 4 + (messageCreationOrder ? 2 : 0) : 8
+            while end - p >= header {
+                var reader = LittleEndian(bytes, at: p)
+                let type = isVersion2 ? reader.read(1) : reader.read(2)
+                let size = Int(reader.read(2))
+                guard size <= end - p - header else {
+                    throw damaged("a message of \(size) bytes at byte \(start + UInt64(p)) runs past its chunk")
+                }
+                if type == 0x10 {  // continuation: the next chunk's address and length
+                    guard size >= addressSize + sizeSize else { throw damaged("a continuation message too short") }
+                    var data = LittleEndian(bytes, at: p + header)
+                    let next = data.read(addressSize), nextLength = data.read(sizeSize)
+                    guard seen.insert(next).inserted, chunks.count < 100_000 else {
+                        throw damaged("its chunks continue in a loop (byte \(next) again)")
+                    }
+                    chunks.append((next, nextLength))
+                }
+                p += header + size
+            }
+        }
+    }
+}
+
+/// Little-endian unsigned fields of 1, 2, 4 or 8 bytes from a byte array.
+struct LittleEndian {
+    let bytes: [UInt8]
+    var position: Int
+
+    init(_ bytes: [UInt8], at position: Int) {
+        self.bytes = bytes
+        self.position = position
+    }
+
+    mutating func read(_ width: Int) -> UInt64 {
+        var value: UInt64 = 0
+        for k in 0..<width { value |= UInt64(bytes[position + k]) << (8 * UInt64(k)) }
+        position += width
+        return value
+    }
+}
