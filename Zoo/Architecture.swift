@@ -23,6 +23,9 @@ public struct Architecture: Sendable {
     public let taps: [String]
     /// Other names a tap answers to, e.g. Caffe's `fc7` for Keras's `fc2`.
     public let tapAliases: [String: String]
+    /// The feature pyramid as timm's `features_only=True` gives it (ResNet: the stem's ReLU, before
+    /// the max pool, then each stage's output: strides 2, 4, 8, 16, 32); empty when it has none.
+    public let pyramid: [String]
     /// Grad-CAM's default layer: the last convolutional feature map before the head.
     public let gradCAMLayer: String
     /// The same network as the other reference has it (`resnet50` for `resnet50-keras`), whose
@@ -37,7 +40,7 @@ public struct Architecture: Sendable {
 
     init(name: String, reference: String, flavour: Flavour, defaultInput: [Int] = [224, 224, 3],
          defaultClasses: Int = 1000, preprocessing: Preprocessing, resize: ResizeTransform, headOutput: HeadOutput? = nil,
-         taps: [String], tapAliases: [String: String] = [:], gradCAMLayer: String, otherFlavour: String? = nil,
+         taps: [String], tapAliases: [String: String] = [:], pyramid: [String] = [], gradCAMLayer: String, otherFlavour: String? = nil,
          legacyNames: LegacyLayerNames? = nil, referenceParameters: Int,
          build: @escaping @Sendable (ModelOptions) throws -> Parts) {
         self.name = name
@@ -50,6 +53,7 @@ public struct Architecture: Sendable {
         self.headOutput = headOutput ?? flavour.defaultHeadOutput
         self.taps = taps
         self.tapAliases = tapAliases
+        self.pyramid = pyramid
         self.gradCAMLayer = gradCAMLayer
         self.otherFlavour = otherFlavour
         self.legacyNames = legacyNames

@@ -71,7 +71,7 @@ public enum Catalog {
                 name: keras ? name + "-keras" : name,
                 reference: keras ? "Keras Applications ResNet\(d.rawValue) (v1)" : "torchvision \(name) (v1.5)",
                 flavour: flavour, preprocessing: keras ? .caffe : .torch, resize: keras ? .kerasDirect : .resize256Crop224,
-                taps: ResNet.taps(d), tapAliases: ResNet.tapAliases(d), gradCAMLayer: ResNet.taps(d).last!,
+                taps: ResNet.taps(d), tapAliases: ResNet.tapAliases(d, flavour), pyramid: ResNet.pyramid(d), gradCAMLayer: ResNet.taps(d).last!,
                 otherFlavour: count.keras == nil ? nil : keras ? name : name + "-keras",
                 legacyNames: keras && d == .resnet50 ? KerasLegacyResNetNames.names : nil,
                 referenceParameters: keras ? count.keras! : count.torchvision) { ResNet.parts(d, flavour, options: $0) }

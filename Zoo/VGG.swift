@@ -26,7 +26,7 @@ public enum VGG {
     static func parts(_ depth: Depth, _ flavour: Flavour, options o: ModelOptions) -> Parts {
         let batchNorm = flavour == .torchvision
         var layers: [Layer] = []
-        var channels = 3
+        var channels = o.imageChannels
         for (b, count) in depth.convolutionsPerBlock.enumerated() {
             let filters = o.channels(blockFilters[b])
             for c in 1...count {

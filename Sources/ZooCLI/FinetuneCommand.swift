@@ -78,6 +78,8 @@ struct FinetuneCommand: ParsableCommand {
     @Flag(help: "Run the whole network every step even when trunk features could be cached (for comparison).")
     var noFeatureCache = false
 
+    @OptionGroup var channels: InputChannelsOption
+
     @OptionGroup var twin: TwinOptions
 
     func validate() throws {
@@ -174,7 +176,7 @@ struct FinetuneCommand: ParsableCommand {
 
     /// The architecture with a new head for `classes`, and the pre-trained weights loaded around it.
     func buildModel(classes: Int) throws -> (Model, LoadReport?) {
-        let options = twin.applied(to: ModelOptions())
+        let options = channels.applied(to: twin.applied(to: ModelOptions()))
         RandomGenerator.global.reseed(seed)
         return try withFlagHints {
             try NewHeadModel.build(architecture: model, weights: weights.map { URL(fileURLWithPath: $0) },

@@ -20,6 +20,8 @@ struct ModelShapeOptions: ParsableArguments {
     @Option(help: "Classifier output: softmax or none (default: the reference's own).")
     var classifierActivation: String?
 
+    @OptionGroup var channels: InputChannelsOption
+
     @OptionGroup var twin: TwinOptions
 
     func validate() throws {
@@ -28,7 +30,7 @@ struct ModelShapeOptions: ParsableArguments {
     }
 
     func modelOptions() throws -> ModelOptions {
-        var o = twin.applied(to: ModelOptions(includeTop: !noTop, classes: classes))
+        var o = channels.applied(to: twin.applied(to: ModelOptions(includeTop: !noTop, classes: classes)))
         if let pooling {
             guard let p = GlobalPooling(rawValue: pooling) else {
                 throw ValidationError("--pooling must be avg or max, got '\(pooling)'")
@@ -86,5 +88,23 @@ struct SummaryCommand: ParsableCommand {
     func run() throws {
         let model = try Catalog.architecture(named: name).make(shape.modelOptions())
         print(try ModelSummary(model).render(title: name), terminator: "")
+    }
+}
+
+/// `--input-channels N`: a model for N-channel inputs (grayscale, multispectral); RGB weights load into
+/// its first convolution as timm's `adapt_input_conv` adapts them, as the load report says.
+struct InputChannelsOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Input channels (default: the architecture's own, or the weight file's). RGB weights are adapted "
+        + "as timm's adapt_input_conv does: 1 sums the kernel over RGB; other counts repeat it and scale by 3/N. "
+        + "Images load as grayscale for 1; other counts than 1 and 3 take arrays (--input, images.npy).", valueName: "N"))
+    var inputChannels: Int?
+
+    func validate() throws { try OptionCheck.inRange(inputChannels, ModelOptions.inputChannelsRange, "--input-channels") }
+
+    /// `options` with the channels set.
+    func applied(to options: ModelOptions) -> ModelOptions {
+        var o = options
+        if let inputChannels { o.inputChannels = inputChannels }
+        return o
     }
 }

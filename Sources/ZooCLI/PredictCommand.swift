@@ -25,6 +25,8 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Turn images upright by their EXIF orientation (Keras, PIL and torchvision ignore it).")
     var exif = false
 
+    @OptionGroup var channels: InputChannelsOption
+
     @OptionGroup var twin: TwinOptions
 
     func validate() throws {
@@ -32,7 +34,7 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: twin.applied(to: ModelOptions()),
+        let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: channels.applied(to: twin.applied(to: ModelOptions())),
                                           applyEXIF: exif)
         var succeeded = 0
         for path in images {

@@ -38,6 +38,24 @@ final class MPICommandTests: XCTestCase {
         }
     }
 
+    func testShardedFeaturesOfSeveralLayersWriteTheSingleProcessFilesByteForByte() throws {
+        for name in ["f.h5", "f.npy", "f.csv"] {
+            let common = ["features", "--weights", Self.shipped.path, "--layer", "s4,c5,f6", "--batch", "3", Self.folder.path]
+            let one = try ZooBinary.run(common + ["--out", work.appendingPathComponent("one-" + name).path])
+            XCTAssertEqual(one.status, 0, one.stderr)
+            let two = try mpirun(common + ["--out", work.appendingPathComponent("two-" + name).path])
+            XCTAssertEqual(two.status, 0, two.stderr)
+            let stem = (name as NSString).deletingPathExtension, ext = (name as NSString).pathExtension
+            let files = ext == "h5" ? [name] : ["s4", "c5", "f6"].map { "\(stem)-\($0).\(ext)" }
+            for file in files {
+                XCTAssertEqual(try Data(contentsOf: work.appendingPathComponent("two-" + file)),
+                               try Data(contentsOf: work.appendingPathComponent("one-" + file)), file)
+            }
+            XCTAssertEqual(two.stdout.replacingOccurrences(of: "two-", with: ""),
+                           one.stdout.replacingOccurrences(of: "one-", with: ""))
+        }
+    }
+
     func testFineTuningOnTwoRanksGivesTheSingleProcessWeights() throws {
         // Head only on cached trunk features; then every layer with augmentation and mixup (the
         // batch gathered for them); then AlexNet's twin, whose Dropout masks span the global batch.

@@ -121,6 +121,40 @@ final class PredictFeaturesEvaluateTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("nope"), bad.stderr)
     }
 
+    func testFeaturesOfSeveralLayersAndTheResNetPyramid() throws {
+        let input = Self.work.appendingPathComponent("batch4.npy")
+        try npyData(shape: [3, 32, 32, 1]).write(to: input)
+        let out = Self.work.appendingPathComponent("multi.npy")
+        let r = try ZooBinary.run(["features", "--model", "lenet5", "--layer", "s4,f6", "--input", input.path, "--out", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let s4 = Self.work.appendingPathComponent("multi-s4.npy"), f6 = Self.work.appendingPathComponent("multi-f6.npy")
+        XCTAssertTrue(r.stdout.contains("wrote \(s4.path), \(f6.path): 3 rows of s4 (5, 5, 16), f6 (84)"), r.stdout)
+        XCTAssertEqual(try npyShape(s4), [3, 5, 5, 16])
+        XCTAssertEqual(try npyShape(f6), [3, 84])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "several layers write one file each, not --out")
+        // Each layer's file holds what extracting it alone gives.
+        let alone = Self.work.appendingPathComponent("s4-alone.npy")
+        XCTAssertEqual(try ZooBinary.run(["features", "--model", "lenet5", "--layer", "s4", "--input", input.path,
+                                          "--out", alone.path]).status, 0)
+        XCTAssertEqual(try readFloat32NPY(s4).values, try readFloat32NPY(alone).values)
+
+        let unknown = try ZooBinary.run(["features", "--model", "lenet5", "--layer", "s4,nope", "--input", input.path,
+                                         "--out", out.path])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.stderr.contains("lenet5 has no tap 'nope'; taps: s4, c5, f6"), unknown.stderr)
+        let empty = try ZooBinary.run(["features", "--model", "lenet5", "--layer", "s4,", "--input", input.path, "--out", out.path])
+        XCTAssertEqual(empty.status, 64, empty.stderr)
+
+        let rgb = Self.work.appendingPathComponent("rgb.npy")
+        try npyData(shape: [2, 64, 64, 3]).write(to: rgb)
+        let h5 = Self.work.appendingPathComponent("pyramid.h5")
+        let p = try ZooBinary.run(["features", "--model", "resnet18", "--channel-divisor", "16", "--layer", "pyramid",
+                                   "--input", rgb.path, "--out", h5.path])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        XCTAssertTrue(p.stdout.contains("2 rows of conv1_relu (32, 32, 4), conv2_block2_out (16, 16, 4), conv3_block2_out (8, 8, 8), "
+            + "conv4_block2_out (4, 4, 16), conv5_block2_out (2, 2, 32)"), p.stdout)
+    }
+
     /// `--exif` turns a photo upright by its orientation tag (6: rotated 90 degrees); without it the
     /// pixels are used as stored, as Keras and torchvision do.
     func testExifOrientationIsAppliedOnlyWhenAsked() throws {
