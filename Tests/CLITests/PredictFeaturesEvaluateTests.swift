@@ -105,27 +105,29 @@ final class PredictFeaturesEvaluateTests: XCTestCase {
         XCTAssertEqual(Array(try Data(contentsOf: h5).prefix(4)), [0x89, 0x48, 0x44, 0x46])
     }
 
-    func testFeaturesFromAnNpyBatchAndAnUnknownLayer() throws {
+    /// `zoo features` of seeded LeNet-5 at `layer` (one or several) on a (3, 32, 32, 1) batch.
+    func lenetFeatures(_ layer: String, out: URL) throws -> ZooBinary.Result {
         let input = Self.work.appendingPathComponent("batch.npy")
-        try npyData(shape: [3, 32, 32, 1]).write(to: input)
+        if !FileManager.default.fileExists(atPath: input.path) { try npyData(shape: [3, 32, 32, 1]).write(to: input) }
+        return try ZooBinary.run(["features", "--model", "lenet5", "--layer", layer, "--input", input.path, "--out", out.path])
+    }
+
+    func testFeaturesFromAnNpyBatchAndAnUnknownLayer() throws {
         let out = Self.work.appendingPathComponent("c5.csv")
-        let r = try ZooBinary.run(["features", "--model", "lenet5", "--layer", "c5", "--input", input.path, "--out", out.path])
+        let r = try lenetFeatures("c5", out: out)
         XCTAssertEqual(r.status, 0, r.stderr)
         let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
         XCTAssertEqual(lines.dropFirst().map { String($0[1]) }, ["0", "1", "2"])
         XCTAssertEqual(lines[1].count, 2 + 120)
 
-        let bad = try ZooBinary.run(["features", "--model", "lenet5", "--layer", "nope", "--input", input.path,
-                                     "--out", out.path])
+        let bad = try lenetFeatures("nope", out: out)
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("nope"), bad.stderr)
     }
 
     func testFeaturesOfSeveralLayersAndTheResNetPyramid() throws {
-        let input = Self.work.appendingPathComponent("batch4.npy")
-        try npyData(shape: [3, 32, 32, 1]).write(to: input)
         let out = Self.work.appendingPathComponent("multi.npy")
-        let r = try ZooBinary.run(["features", "--model", "lenet5", "--layer", "s4,f6", "--input", input.path, "--out", out.path])
+        let r = try lenetFeatures("s4,f6", out: out)
         XCTAssertEqual(r.status, 0, r.stderr)
         let s4 = Self.work.appendingPathComponent("multi-s4.npy"), f6 = Self.work.appendingPathComponent("multi-f6.npy")
         XCTAssertTrue(r.stdout.contains("wrote \(s4.path), \(f6.path): 3 rows of s4 (5, 5, 16), f6 (84)"), r.stdout)
@@ -134,16 +136,13 @@ final class PredictFeaturesEvaluateTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "several layers write one file each, not --out")
         // Each layer's file holds what extracting it alone gives.
         let alone = Self.work.appendingPathComponent("s4-alone.npy")
-        XCTAssertEqual(try ZooBinary.run(["features", "--model", "lenet5", "--layer", "s4", "--input", input.path,
-                                          "--out", alone.path]).status, 0)
+        XCTAssertEqual(try lenetFeatures("s4", out: alone).status, 0)
         XCTAssertEqual(try readFloat32NPY(s4).values, try readFloat32NPY(alone).values)
 
-        let unknown = try ZooBinary.run(["features", "--model", "lenet5", "--layer", "s4,nope", "--input", input.path,
-                                         "--out", out.path])
+        let unknown = try lenetFeatures("s4,nope", out: out)
         XCTAssertNotEqual(unknown.status, 0)
         XCTAssertTrue(unknown.stderr.contains("lenet5 has no tap 'nope'; taps: s4, c5, f6"), unknown.stderr)
-        let empty = try ZooBinary.run(["features", "--model", "lenet5", "--layer", "s4,", "--input", input.path, "--out", out.path])
-        XCTAssertEqual(empty.status, 64, empty.stderr)
+        XCTAssertEqual(try lenetFeatures("s4,", out: out).status, 64)
 
         let rgb = Self.work.appendingPathComponent("rgb.npy")
         try npyData(shape: [2, 64, 64, 3]).write(to: rgb)
