@@ -64,7 +64,7 @@ let package = Package(
             name: "TransferTests", dependencies: ["Transfer", "Zoo", "WeightIO", "Engine", "TestSupport"],
             path: "Tests/TransferTests"),
         // Runs the built `zoo` binary as a real process (the MPI tests read its weight files back).
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Transfer", "WeightIO", "Engine"], path: "Tests/CLITests"),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "WeightIO", "Engine", "Transfer"], path: "Tests/CLITests"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -39,8 +39,7 @@ public enum AlexNet {
                                    dropoutBeforeDense: false, initializer: .glorotUniform, separateSoftmax: true)
     }
 
-    static func parts(_ flavour: Flavour, options o: ModelOptions) -> Parts {
-        let v: Variant = flavour == .caffe ? .caffe : .torchvision
+    static func parts(_ v: Variant, options o: ModelOptions) -> Parts {
         let widths = v.widths.map(o.channels)
         func conv(_ i: Int, _ inC: Int, _ k: Int, stride: Int = 1, pad: Int) -> Conv2D {
             Conv2D(name: "conv\(i + 1)", inputChannels: inC, filters: widths[i], kernelSize: (k, k),

@@ -44,7 +44,8 @@ extension Architecture {
             network.append(pooling == .average ? GlobalAveragePooling2D(name: parts.averagePoolName)
                            : GlobalMaxPooling2D(name: "max_pool"))
         }
-        parts.initialize?(network)
+        // Redrawing would allocate what a shapes-only build leaves unallocated.
+        if !Parameter.isDeferringAllocation { parts.initialize?(network) }
         return try Model(definition: self, network: network, inputShape: inputShape, options: o,
                          weightedLayerOrder: parts.weightedLayerOrder, averagePoolName: parts.averagePoolName)
     }

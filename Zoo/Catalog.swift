@@ -12,7 +12,7 @@ public enum Catalog {
             try LeNet5.parts(.modern(), options: $0) },
         Architecture(name: "lenet5-paper", reference: "LeNet-5 (LeCun et al. 1998), the paper's form", flavour: .paper,
                      defaultInput: [32, 32, 1], defaultClasses: 10, preprocessing: .none, resize: .kerasDirect,
-                     headOutput: .penalties, taps: ["s4", "c5", "f6"], gradCAMLayer: "c3", referenceParameters: 60_000) {
+                     statedHeadOutput: .penalties, taps: ["s4", "c5", "f6"], gradCAMLayer: "c3", referenceParameters: 60_000) {
             try LeNet5.parts(.paper, options: $0) },
     ]
 
@@ -29,22 +29,18 @@ public enum Catalog {
             AlexNet.parts(.caffe, options: $0) },
     ]
 
-    static let vggs: [Architecture] = {
-        func vgg(_ depth: VGG.Depth, _ flavour: Flavour) -> Architecture {
-            let name = "vgg\(depth.rawValue)", convs = depth.convolutionsPerBlock.last!
-            let keras = flavour == .keras
-            let count = depth == .vgg16 ? (keras ? 138_357_544 : 138_365_992) : (keras ? 143_667_240 : 143_678_248)
-            return Architecture(
-                name: keras ? name : name + "-bn",
-                reference: keras ? "Keras Applications VGG\(depth.rawValue)" : "torchvision \(name)_bn", flavour: flavour,
-                preprocessing: keras ? .caffe : .torch, resize: keras ? .kerasDirect : .resize256Crop224,
-                taps: ["block5_pool", "fc1", "fc2"], tapAliases: ["fc6": "fc1", "fc7": "fc2"],
-                // With BatchNorm the ReLU follows the convolution's BatchNorm: the block's last activation is the map.
-                gradCAMLayer: keras ? "block5_conv\(convs)" : "block5_relu\(convs)",
-                referenceParameters: count) { VGG.parts(depth, flavour, options: $0) }
+    /// Keras's totals, then torchvision's trainable counts.
+    static let vggParameters: [Flavour: [VGG.Depth: Int]] = [
+        .keras: [.vgg16: 138_357_544, .vgg19: 143_667_240], .torchvision: [.vgg16: 138_365_992, .vgg19: 143_678_248],
+    ]
+
+    static let vggs: [Architecture] = [VGG.Variant.keras, .torchvision].flatMap { v in
+        [VGG.Depth.vgg16, .vgg19].map { depth in
+            Architecture(listing: v.listing, base: "vgg", depth: depth.rawValue, taps: ["block5_pool", "fc1", "fc2"],
+                         tapAliases: ["fc6": "fc1", "fc7": "fc2"], gradCAMLayer: v.lastActivation(depth),
+                         referenceParameters: vggParameters[v.listing.flavour]![depth]!) { VGG.parts(depth, v, options: $0) }
         }
-        return [vgg(.vgg16, .keras), vgg(.vgg19, .keras), vgg(.vgg16, .torchvision), vgg(.vgg19, .torchvision)]
-    }()
+    }
 
     static let googlenets: [Architecture] = [
         Architecture(name: "googlenet", reference: "torchvision GoogLeNet", flavour: .torchvision, preprocessing: .torch,
@@ -57,27 +53,28 @@ public enum Catalog {
             GoogLeNet.parts(.caffe, options: $0) },
     ]
 
-    /// torchvision's trainable counts, then Keras's totals (BatchNorm statistics included).
-    static let resnetParameters: [ResNet.Depth: (torchvision: Int, keras: Int?)] = [
-        .resnet18: (11_689_512, nil), .resnet34: (21_797_672, nil), .resnet50: (25_557_032, 25_636_712),
-        .resnet101: (44_549_160, 44_707_176), .resnet152: (60_192_808, 60_419_944),
+    /// torchvision's trainable counts, then Keras's totals (BatchNorm statistics included); Keras
+    /// Applications has no ResNet-18 or -34.
+    static let resnetParameters: [Flavour: [ResNet.Depth: Int]] = [
+        .torchvision: [.resnet18: 11_689_512, .resnet34: 21_797_672, .resnet50: 25_557_032, .resnet101: 44_549_160,
+                       .resnet152: 60_192_808],
+        .keras: [.resnet50: 25_636_712, .resnet101: 44_707_176, .resnet152: 60_419_944],
     ]
 
     static let resnets: [Architecture] = {
-        func resnet(_ d: ResNet.Depth, _ flavour: Flavour) -> Architecture {
-            let keras = flavour == .keras, name = "resnet\(d.rawValue)"
-            let count = resnetParameters[d]!
-            return Architecture(
-                name: keras ? name + "-keras" : name,
-                reference: keras ? "Keras Applications ResNet\(d.rawValue) (v1)" : "torchvision \(name) (v1.5)",
-                flavour: flavour, preprocessing: keras ? .caffe : .torch, resize: keras ? .kerasDirect : .resize256Crop224,
-                taps: ResNet.taps(d), tapAliases: ResNet.tapAliases(d, flavour), pyramid: ResNet.pyramid(d), gradCAMLayer: ResNet.taps(d).last!,
-                otherFlavour: count.keras == nil ? nil : keras ? name : name + "-keras",
-                legacyNames: keras && d == .resnet50 ? KerasLegacyResNetNames.names : nil,
-                referenceParameters: keras ? count.keras! : count.torchvision) { ResNet.parts(d, flavour, options: $0) }
+        let variants = [ResNet.Variant.torchvision, .keras]
+        return variants.flatMap { v in
+            ResNet.Depth.allCases.compactMap { d -> Architecture? in
+                guard let count = resnetParameters[v.listing.flavour]![d] else { return nil }
+                let other = variants.map(\.listing).first { $0.flavour != v.listing.flavour && resnetParameters[$0.flavour]![d] != nil }
+                return Architecture(
+                    listing: v.listing, base: "resnet", depth: d.rawValue, taps: ResNet.taps(d),
+                    tapAliases: ResNet.tapAliases(d, v.listing.flavour), pyramid: ResNet.pyramid(d),
+                    gradCAMLayer: ResNet.taps(d).last!, otherFlavour: other.map { "resnet\(d.rawValue)" + $0.nameSuffix },
+                    legacyNames: d == .resnet50 ? v.legacyResNet50Names : nil,
+                    referenceParameters: count) { ResNet.parts(d, v, options: $0) }
+            }
         }
-        return ResNet.Depth.allCases.map { resnet($0, .torchvision) }
-            + ResNet.Depth.allCases.filter(\.usesBottleneck).map { resnet($0, .keras) }
     }()
 
     /// The architecture named `name`, or an error listing the names.

@@ -56,9 +56,9 @@ public enum GoogLeNet {
     struct Variant {
         /// Caffe's names use `/`; ours replace it with `_` (`inception_3a/1x1` -> `inception_3a_1x1`).
         let blockPrefix: String
-        /// torchvision's units are convolution (no bias), BatchNorm (eps 0.001), ReLU; Caffe's a
-        /// convolution with bias and ReLU.
-        let batchNormUnits: Bool
+        /// torchvision's units are convolution (no bias), BatchNorm (eps 0.001), ReLU; Caffe's (nil)
+        /// a convolution with bias and ReLU.
+        let normalization: BatchNormSettings?
         /// torchvision's "5x5" branch is a 3x3.
         let fiveKernel: Int
         let stem: [StemStep]
@@ -73,7 +73,8 @@ public enum GoogLeNet {
         let separateSoftmax: Bool
 
         static let torchvision = Variant(
-            blockPrefix: "inception", batchNormUnits: true, fiveKernel: 3,
+            blockPrefix: "inception",
+            normalization: BatchNormSettings(epsilon: 1e-3, momentum: 0.1, convention: .pytorch), fiveKernel: 3,
             stem: [.unit("conv1", filters: 64, kernel: 7, stride: 2), .maxPool("pool1"),
                    .unit("conv2", filters: 64, kernel: 1, stride: 1), .unit("conv3", filters: 192, kernel: 3, stride: 1),
                    .maxPool("pool2")],
@@ -82,7 +83,7 @@ public enum GoogLeNet {
             pooledName: "avg_pool", dropout: ("dropout", 0.2), classifierName: "predictions",
             classifierInit: .torchvisionGoogLeNet, separateSoftmax: false)
         static let caffe = Variant(
-            blockPrefix: "inception_", batchNormUnits: false, fiveKernel: 5,
+            blockPrefix: "inception_", normalization: nil, fiveKernel: 5,
             stem: [.unit("conv1_7x7_s2", filters: 64, kernel: 7, stride: 2), .maxPool("pool1_3x3_s2"),
                    .localResponseNorm("pool1_norm1"), .unit("conv2_3x3_reduce", filters: 64, kernel: 1, stride: 1),
                    .unit("conv2_3x3", filters: 192, kernel: 3, stride: 1), .localResponseNorm("conv2_norm2"),
@@ -94,13 +95,13 @@ public enum GoogLeNet {
         /// A convolution and its ReLU; torchvision puts a BatchNorm between them.
         func unit(_ name: String, _ inC: Int, _ outC: Int, _ k: Int, stride: Int = 1) -> [Layer] {
             let padding: Padding = .symmetric(k / 2)
-            guard batchNormUnits else {
+            guard let normalization else {
                 return [Conv2D(name: name, inputChannels: inC, filters: outC, kernelSize: (k, k), strides: (stride, stride),
                                padding: padding, activation: .relu)]
             }
             return [Conv2D(name: name + "_conv", inputChannels: inC, filters: outC, kernelSize: (k, k),
                            strides: (stride, stride), padding: padding, useBias: false, initializer: .torchvisionGoogLeNet),
-                    BatchNorm(name: name + "_bn", channels: outC, epsilon: 1e-3, momentum: 0.1, convention: .pytorch),
+                    normalization.layer(name + "_bn", channels: outC),
                     ActivationLayer(name: name + "_relu", .relu)]
         }
 
@@ -126,11 +127,10 @@ public enum GoogLeNet {
         try Catalog.architecture(named: flavour == .caffe ? "googlenet-caffe" : "googlenet").make(options)
     }
 
-    static func parts(_ flavour: Flavour, options o: ModelOptions) -> Parts {
-        let v: Variant = flavour == .caffe ? .caffe : .torchvision
+    static func parts(_ v: Variant, options o: ModelOptions) -> Parts {
         var layers: [Layer] = []
         // torchvision's `transform_input` (on for its ImageNet weights).
-        if o.transformInput && v.batchNormUnits { layers.append(ChannelAffine.torchvisionGoogLeNetTransform()) }
+        if o.transformInput && v.normalization != nil { layers.append(ChannelAffine.torchvisionGoogLeNetTransform()) }
         var channels = o.imageChannels
         for step in v.stem {
             switch step {

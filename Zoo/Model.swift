@@ -1,7 +1,7 @@
 import Engine
 
 /// Global pooling after the trunk when the classifier top is left off (Keras's `pooling`).
-public enum GlobalPooling: String, Sendable {
+public enum GlobalPooling: String, Sendable, Codable {
     case average = "avg", max
 }
 
@@ -68,6 +68,9 @@ public struct ModelOptions {
         try check(inputChannels, ModelOptions.inputChannelsRange, "input channels")
         if transformInput, let inputChannels, inputChannels != 3 {
             throw ModelError("\(architecture): transform_input re-normalizes 3 RGB channels; it cannot take \(inputChannels)")
+        }
+        if transformInput && architecture != "googlenet" {
+            throw ModelError("\(architecture) has no transform_input; it is torchvision GoogLeNet's option (googlenet)")
         }
     }
 
@@ -148,11 +151,14 @@ public final class Model {
 
     /// The width a flatten gives a dense layer of `units` for a trunk output of `features`, refused
     /// before the layer is built when its weights would not fit in memory (they grow with the input).
+    /// A shapes-only build (`Parameter.withoutAllocating`) allocates no weights, so there only a
+    /// count that overflows is refused.
     static func flattenedWidth(_ features: [Int], units: Int, layer: String) throws -> Int {
         let width = MemoryBudget.product(features)
-        try MemoryBudget.check(width.flatMap { MemoryBudget.product([$0, units, 4]) },
-                               for: "\(layer)'s weights (\(width.map(String.init) ?? "?") x \(units))",
-                               hint: "leave the top off or use a smaller input size")
+        let bytes = width.flatMap { MemoryBudget.product([$0, units, 4]) }
+        let what = "\(layer)'s weights (\(width.map(String.init) ?? "?") x \(units))"
+        if Parameter.isDeferringAllocation, let width, bytes != nil { return width }
+        try MemoryBudget.check(bytes, for: what, hint: "leave the top off or use a smaller input size")
         return width!
     }
 

@@ -120,9 +120,15 @@ extension Model {
         }
     }
 
-    /// Saves the weights atomically as a Keras legacy `.h5` (layers in Keras's order) or Keras 3
-    /// `.weights.h5`, with ConvZoo's metadata: architecture, classes, preprocessing, input size.
+    /// Saves the weights atomically as a Keras legacy `.h5` (layers in Keras's order), Keras 3
+    /// `.weights.h5` or safetensors, with ConvZoo's metadata: architecture, classes, preprocessing,
+    /// input size. A safetensors file of a torchvision-flavour model has torchvision's keys and
+    /// layouts (PyTorch loads it into torchvision's model); any other has Keras's `<layer>/<weight>`.
     public func saveWeights(to url: URL, format: SaveFormat = .kerasH5, hooks: SaveHooks = SaveHooks()) throws {
-        try network.saveWeights(to: url, format: format, metadata: metadata, hooks: hooks)
+        guard format == .safetensors, flavour == .torchvision else {
+            return try network.saveWeights(to: url, format: format, metadata: metadata, hooks: hooks)
+        }
+        let entries = try TorchvisionKeys.safetensorsEntries(of: network, architecture: architecture, file: url.path)
+        try SafetensorsWriter.write(entries, metadata: WeightWriter.safetensorsMetadata(metadata.attributes), to: url, hooks: hooks)
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 
 /// A Keras-style table of a model: layer, type, output shape, parameters; then the totals.
 public struct ModelSummary {
-    public struct Row {
+    public struct Row: Equatable {
         public let name: String
         public let type: String
         public let outputShape: [Int]
@@ -16,6 +16,13 @@ public struct ModelSummary {
     public let trainableParameters: Int
     public var nonTrainableParameters: Int { totalParameters - trainableParameters }
     public let multiplyAccumulates: Int
+
+    /// The table of `architecture` built with `options`, from shapes alone: its layers are made
+    /// without their weights (`Parameter.withoutAllocating`), so a network larger than memory
+    /// still has a summary.
+    public init(_ architecture: Architecture, options: ModelOptions = ModelOptions()) throws {
+        try self.init(architecture.shapesOnly(options))
+    }
 
     /// Walks the model's layers with shape inference only: no data moves.
     public init(_ model: Model) throws {

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import WeightIO
 
@@ -144,7 +145,7 @@ public enum TorchvisionKeys {
 
     /// A flat PyTorch or safetensors file with torchvision or timm keys as the zoo's layers, each
     /// tensor under its layout conversion, and torchvision's metadata; other files unchanged.
-    /// `architecture` names the model (`--model`); without it the keys decide, or the error asks for it.
+    /// `architecture` names the model; without it the keys decide, or the error asks for it.
     public static func mapped(_ file: WeightFile, architecture requested: String?) throws -> WeightFile {
         guard file.format.isForeign, file.format != .caffe, file.metadata.extra[mappedMark] == nil else { return file }
         let keys = file.tensorsByKey
@@ -155,8 +156,8 @@ public enum TorchvisionKeys {
         if let found = requested ?? recorded ?? detect(keys) {
             architecture = found
         } else {
-            throw WeightFileError(file: file.name, path: "/", "holds torchvision-style keys (\(sample(keys))) of no architecture "
-                + "ConvZoo can tell; give it with --model (\(architectures.joined(separator: ", ")))")
+            throw ModelError("\(file.name) holds torchvision-style keys (\(sample(keys))) of no architecture ConvZoo can "
+                + "tell; name it (\(architectures.joined(separator: ", ")))", remedy: .nameArchitecture)
         }
         guard let rows = table(architecture, timm: timm) else {
             throw WeightFileError(file: file.name, path: "/", "holds torchvision-style keys, which do not map onto '\(architecture)'; "
@@ -190,8 +191,10 @@ public enum TorchvisionKeys {
             layers.append(StoredLayer(name: row.layer, path: row.prefix, weights: weights.compactMap { $0 }))
         }
         guard missing.isEmpty else {
-            throw WeightFileError(file: file.name, path: "/", "lacks \(missing.count) key(s) that \(architecture) needs: "
-                + listed(missing) + (requested == nil ? " (is it another architecture? give --model)" : ""))
+            let message = "lacks \(missing.count) key(s) that \(architecture) needs: " + listed(missing)
+            // Detected from the keys, not named: another architecture may fit.
+            guard requested == nil else { throw WeightFileError(file: file.name, path: "/", message) }
+            throw ModelError("\(file.name): \(message) (is it another architecture? name it)", remedy: .nameArchitecture)
         }
         guard unused.isEmpty else {
             throw WeightFileError(file: file.name, path: "/", "has \(unused.count) key(s) that \(architecture) does not use: "
@@ -201,6 +204,44 @@ public enum TorchvisionKeys {
         attributes.merge(metadata(architecture, timm: timm).attributes) { own, _ in own }
         return WeightFile(name: file.name, format: file.format, attributes: attributes, layers: layers, limits: file.limits,
                           owner: file)
+    }
+
+    /// `model`'s weights under torchvision's state_dict keys, each to be stored in PyTorch's layout
+    /// (the inverse of `mapped`): what a safetensors file for torchvision holds. Rows whose layer the
+    /// model lacks (its top, without one) are left out; a weighted layer no row names is an error,
+    /// as are BatchNorm layers without gamma or beta (torchvision's always have them).
+    static func safetensorsEntries(of network: Layer, architecture: String, file: String) throws -> [SafetensorsEntry] {
+        guard let rows = table(architecture) else {
+            throw WeightFileError(file: file, path: "/", "'\(architecture)' has no torchvision key table; torchvision keys "
+                + "exist for \(architectures.joined(separator: ", "))")
+        }
+        var entries: [SafetensorsEntry] = []
+        var named = Set<ObjectIdentifier>()
+        for row in rows {
+            guard let layer = network.layer(named: row.layer), !layer.weights.isEmpty else { continue }
+            named.insert(ObjectIdentifier(layer))
+            let weights = Dictionary(layer.weights.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+            var pairs: [(ours: String, theirs: String, layout: LayoutConversion)]
+            switch row.kind {
+            case .conv: pairs = [("kernel", "weight", .convolutionKernel), ("bias", "bias", .asStored)]
+            case .bn: pairs = zip(["gamma", "beta", "moving_mean", "moving_variance"], batchNormKeys).map { ($0, $1, .asStored) }
+            case .dense:
+                let kernel: LayoutConversion = row.flatten.map { .flattenedDenseKernel(height: $0.0, width: $0.1) } ?? .denseKernel
+                pairs = [("kernel", "weight", kernel), ("bias", "bias", .asStored)]
+            }
+            if row.kind == .conv && weights["bias"] == nil { pairs.removeLast() }
+            for (ours, theirs, layout) in pairs {
+                guard let value = weights[ours] else {
+                    throw WeightFileError(file: file, path: row.layer, "has no '\(ours)'; torchvision's '\(row.prefix).\(theirs)' needs it")
+                }
+                entries.append(SafetensorsEntry(key: "\(row.prefix).\(theirs)", value: value, layout: layout))
+            }
+        }
+        if let stray = network.allLayers.first(where: { !$0.weights.isEmpty && !named.contains(ObjectIdentifier($0)) }) {
+            throw WeightFileError(file: file, path: stray.name, "is not a layer of torchvision's \(architecture), so it has no "
+                + "torchvision key; save Keras names instead (.h5, .weights.h5)")
+        }
+        return entries
     }
 
     static func sample(_ keys: [String: StoredTensor]) -> String { listed(keys.keys.sorted(), 4) }

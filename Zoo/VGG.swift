@@ -20,44 +20,74 @@ public enum VGG {
 
     /// VGG of `depth` as `flavour` has it: `.keras` (no BatchNorm) or `.torchvision` (`vgg16-bn`, `vgg19-bn`).
     public static func make(_ depth: Depth, _ flavour: Flavour, options: ModelOptions = ModelOptions()) throws -> Model {
-        try Catalog.architecture(named: "vgg\(depth.rawValue)" + (flavour == .keras ? "" : "-bn")).make(options)
+        try Catalog.architecture(named: "vgg\(depth.rawValue)" + Variant.of(flavour).listing.nameSuffix).make(options)
     }
 
-    static func parts(_ depth: Depth, _ flavour: Flavour, options o: ModelOptions) -> Parts {
-        let batchNorm = flavour == .torchvision
+    /// What differs between Keras's VGG and torchvision's batch-norm VGG, as data.
+    struct Variant: Sendable {
+        let listing: FlavourListing
+        /// torchvision's units are convolution (bias kept), BatchNorm and ReLU; Keras's (nil) a
+        /// convolution with a fused ReLU.
+        let normalization: BatchNormSettings?
+        /// torchvision pools adaptively to 7x7 before the classifier; Keras flattens what the input gives.
+        let adaptivePool: Bool
+        /// torchvision drops out after fc1 and fc2; Keras has no dropout.
+        let dropout: Bool
+        /// torchvision draws its Linear layers from N(0, 0.01); Keras uses Glorot uniform.
+        let denseInit: Initializer
+
+        static let keras = Variant(
+            listing: FlavourListing(flavour: .keras, nameSuffix: "", reference: { "Keras Applications VGG\($0)" },
+                                    preprocessing: .caffe, resize: .kerasDirect),
+            normalization: nil, adaptivePool: false, dropout: false, denseInit: .glorotUniform)
+        static let torchvision = Variant(
+            listing: FlavourListing(flavour: .torchvision, nameSuffix: "-bn", reference: { "torchvision vgg\($0)_bn" },
+                                    preprocessing: .torch, resize: .resize256Crop224),
+            normalization: .pytorch, adaptivePool: true, dropout: true, denseInit: .normal(mean: 0, std: 0.01))
+
+        static func of(_ flavour: Flavour) -> Variant { flavour == .keras ? keras : torchvision }
+
+        /// The last activation before the head, Grad-CAM's map: with BatchNorm the ReLU follows the
+        /// convolution's BatchNorm.
+        func lastActivation(_ depth: Depth) -> String {
+            (normalization != nil ? "block5_relu" : "block5_conv") + String(depth.convolutionsPerBlock.last!)
+        }
+
+        /// Convolution `c` of block `b` and what follows it.
+        func unit(block b: Int, _ c: Int, _ inC: Int, _ outC: Int) -> [Layer] {
+            let id = "block\(b)"
+            guard let normalization else {
+                return [Conv2D(name: "\(id)_conv\(c)", inputChannels: inC, filters: outC, kernelSize: (3, 3),
+                               padding: .same, activation: .relu)]
+            }
+            return [Conv2D(name: "\(id)_conv\(c)", inputChannels: inC, filters: outC, kernelSize: (3, 3), padding: .same,
+                           initializer: .kaimingNormal(mode: .fanOut)),
+                    normalization.layer("\(id)_bn\(c)", channels: outC),
+                    ActivationLayer(name: "\(id)_relu\(c)", .relu)]
+        }
+    }
+
+    static func parts(_ depth: Depth, _ v: Variant, options o: ModelOptions) -> Parts {
         var layers: [Layer] = []
         var channels = o.imageChannels
         for (b, count) in depth.convolutionsPerBlock.enumerated() {
             let filters = o.channels(blockFilters[b])
             for c in 1...count {
-                let id = "block\(b + 1)"
-                if batchNorm {
-                    layers.append(Conv2D(name: "\(id)_conv\(c)", inputChannels: channels, filters: filters,
-                                         kernelSize: (3, 3), padding: .same, initializer: .kaimingNormal(mode: .fanOut)))
-                    layers.append(BatchNorm(name: "\(id)_bn\(c)", channels: filters, epsilon: 1e-5, momentum: 0.1,
-                                            convention: .pytorch))
-                    layers.append(ActivationLayer(name: "\(id)_relu\(c)", .relu))
-                } else {
-                    layers.append(Conv2D(name: "\(id)_conv\(c)", inputChannels: channels, filters: filters,
-                                         kernelSize: (3, 3), padding: .same, activation: .relu))
-                }
+                layers += v.unit(block: b + 1, c, channels, filters)
                 channels = filters
             }
             layers.append(MaxPool2D(name: "block\(b + 1)_pool", poolSize: (2, 2)))
         }
         return Parts(trunk: layers) { features, activation in
-            // torchvision pools adaptively to 7x7 first; Keras flattens what the input gives.
-            var top: [Layer] = batchNorm ? [AdaptiveAvgPool2D(name: "avg_pool", outputSize: (7, 7))] : []
-            let flat = try Model.flattenedWidth(batchNorm ? [7, 7, features[2]] : features, units: o.hidden, layer: "fc1")
+            var top: [Layer] = v.adaptivePool ? [AdaptiveAvgPool2D(name: "avg_pool", outputSize: (7, 7))] : []
+            let flat = try Model.flattenedWidth(v.adaptivePool ? [7, 7, features[2]] : features, units: o.hidden, layer: "fc1")
             top.append(Flatten(name: "flatten"))
-            // torchvision draws its Linear layers from N(0, 0.01); Keras uses Glorot uniform.
-            let dense: Initializer = batchNorm ? .normal(mean: 0, std: 0.01) : .glorotUniform
-            top.append(Dense(name: "fc1", inputFeatures: flat, units: o.hidden, activation: .relu, initializer: dense))
-            if batchNorm { top.append(Dropout(name: "fc1_dropout", rate: 0.5)) }
-            top.append(Dense(name: "fc2", inputFeatures: o.hidden, units: o.hidden, activation: .relu, initializer: dense))
-            if batchNorm { top.append(Dropout(name: "fc2_dropout", rate: 0.5)) }
+            for (i, inputs) in [(1, flat), (2, o.hidden)] {
+                top.append(Dense(name: "fc\(i)", inputFeatures: inputs, units: o.hidden, activation: .relu, initializer: v.denseInit))
+                if v.dropout { top.append(Dropout(name: "fc\(i)_dropout", rate: 0.5)) }
+            }
             top.append(Dense(name: "predictions", inputFeatures: o.hidden, units: o.classes, activation: activation,
-                             initializer: dense))
+                             initializer: v.denseInit))
             return top
         }
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the Grad-CAM parity fixtures that Tests/TransferTests/GradCAMTests.swift reads.
 
-    KERAS_BACKEND=torch python3 tools/make_gradcam_fixtures.py
+    KERAS_BACKEND=torch python3 tools/make_gradcam_fixtures.py [lenet5-paper]
 
 Grad-CAM as Selvaraju et al. (2017) define it, computed the usual PyTorch way (a forward hook
 keeps the layer's output A, autograd gives dy_c/dA): map = ReLU(sum_k a_k A^k), a_k the spatial
@@ -14,10 +14,18 @@ reproduce the stored outputs:
   vgg16 (Keras 3, softmax head): Keras loads weights.h5; the score is the predictions layer's
       pre-softmax logit, computed from fc2's output with the layer's own kernel and bias
 
-Each layer is ConvZoo's default Grad-CAM layer for the architecture. lenet5-paper (score: the
-negated RBF penalty) has no fixture: every map of its random PyTorch twin, at c3 and s4, for every
-class and several inputs, is zero after the ReLU, which would test nothing; its score gradient is
-gradient-checked in GradCAMTests instead.
+Each layer is ConvZoo's default Grad-CAM layer for the architecture.
+
+lenet5-paper (score: the negated RBF penalty, as ConvZoo defines it) gets trained weights instead of
+a random twin, whose maps are all zero after the ReLU at c3 and s4 for every class and input and
+would test nothing: make_lenet_fixtures.py's PyTorch twin of the paper's network is trained for a
+few epochs on the bundled digits (datasets/digits, 8x8, on LeNet-5's 32x32 canvas: resized
+bilinearly to 28x28 and centred, background -0.1 and ink 1.175 as the paper maps them) with the
+cross-entropy of the softmax over the negated penalties (what `zoo finetune` trains it with), seeded.
+Tests/Fixtures/gradcam/lenet5-paper/ gets the weights in ConvZoo's layout (<layer>_kernel HWIO or
+(in, out), <layer>_bias, s2/s4 _coefficient and _bias, predictions_centers), input.npy (four held-out
+digits), penalties.npy (the network's output on them), maps.npy (c3, each image's top class),
+maps_other.npy (c3, for each image the other class with the largest maps) and spec.json.
 
 Tests/Fixtures/gradcam/ gets, per twin: <twin>.npy, the maps for each image's top-1 class, and
 <twin>_other.npy, those for one other class for every image (the one with the largest maps, since
@@ -104,6 +112,114 @@ def keras_vgg16():
     return run
 
 
+def digits_on_canvas():
+    """The bundled digits as the paper's 32x32 input (N, 1, 32, 32) and their labels."""
+    x = np.load(os.path.join(HERE, "..", "datasets", "digits", "images.npy")).astype(np.float32)
+    y = np.load(os.path.join(HERE, "..", "datasets", "digits", "labels.npy")).astype(np.int64)
+    unit = torch.from_numpy(x.reshape(-1, 1, 8, 8) / 16.0)
+    inner = torch.nn.functional.interpolate(unit, size=(28, 28), mode="bilinear", align_corners=False)
+    canvas = torch.nn.functional.pad(inner, (2, 2, 2, 2))
+    return -0.1 + 1.275 * canvas, torch.from_numpy(y)
+
+
+def lenet5_paper():
+    """Trains the paper's LeNet-5 twin on the digits and writes its Grad-CAM fixture (see the docstring)."""
+    import make_lenet_fixtures as lenet
+    out = os.path.join(OUT, "lenet5-paper")
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(5)
+    rng = np.random.default_rng(1998)
+    # Initial weights as the paper draws them: U(-2.4/F, 2.4/F), F the unit's fan-in.
+    fan_in = {"c1": 25, "c3": 25 * np.array([len(c) for c in lenet.C3_CONNECTIONS]), "c5": 400, "f6": 120}
+    shapes = {"c1": (5, 5, 1, 6), "c3": (5, 5, 6, 16), "c5": (5, 5, 16, 120), "f6": (120, 84)}
+    w = {}
+    for name, shape in shapes.items():
+        limit = 2.4 / fan_in[name]
+        w[name + "_kernel"] = rng.uniform(-1, 1, size=shape) * limit
+        w[name + "_bias"] = rng.uniform(-1, 1, size=shape[-1]) * limit
+    for name, maps in [("s2", 6), ("s4", 16)]:
+        w[name + "_coefficient"] = rng.uniform(-0.6, 0.6, size=maps)
+        w[name + "_bias"] = rng.uniform(-0.6, 0.6, size=maps)
+    w["predictions_centers"] = rng.choice([-1.0, 1.0], size=(10, 84))
+    net = lenet.LeNet5Paper(w).float()
+    net.predictions.centers.requires_grad_(False)  # the prototypes are fixed, as in ConvZoo
+
+    x, y = digits_on_canvas()
+    held_out = torch.arange(len(y)) % 5 == 0
+    train_x, train_y = x[~held_out], y[~held_out]
+    optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=2e-3)
+    for epoch in range(6):
+        order = torch.randperm(len(train_y))
+        for start in range(0, len(order), 32):
+            batch = order[start:start + 32]
+            _, _, penalties = net(train_x[batch])
+            loss = torch.nn.functional.cross_entropy(-penalties, train_y[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            with torch.no_grad():
+                net.c3.weight.grad *= net.c3.mask
+            optimizer.step()
+        with torch.no_grad():
+            accuracy = (net(x[held_out])[2].argmin(dim=1) == y[held_out]).float().mean().item()
+        print(f"lenet5-paper: epoch {epoch + 1}, loss {loss.item():.4f}, held-out accuracy {100 * accuracy:.1f}%")
+
+    # The trained weights as ConvZoo stores them (float32), and a float64 twin of exactly those.
+    with torch.no_grad():
+        net.c3.weight *= net.c3.mask
+    hwio = lambda conv: conv.weight.detach().permute(2, 3, 1, 0).numpy()
+    trained = {
+        "c1_kernel": hwio(net.c1), "c1_bias": net.c1.bias.detach().numpy(),
+        "c3_kernel": hwio(net.c3), "c3_bias": net.c3.bias.detach().numpy(),
+        "c5_kernel": hwio(net.c5), "c5_bias": net.c5.bias.detach().numpy(),
+        "f6_kernel": net.f6.weight.detach().T.numpy(), "f6_bias": net.f6.bias.detach().numpy(),
+        "s2_coefficient": net.s2.coefficient.detach().numpy(), "s2_bias": net.s2.bias.detach().numpy(),
+        "s4_coefficient": net.s4.coefficient.detach().numpy(), "s4_bias": net.s4.bias.detach().numpy(),
+        "predictions_centers": net.predictions.centers.detach().numpy(),
+    }
+    trained = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in trained.items()}
+    twin = lenet.LeNet5Paper(trained)  # float64
+    # The hook sits on C3's squashing: ConvZoo's c3 is the convolution with its scaled tanh fused.
+    layers = torch.nn.Sequential(twin.c1, lenet.ScaledTanh(), twin.s2, lenet.ScaledTanh(), twin.c3, lenet.ScaledTanh(),
+                                 twin.s4, lenet.ScaledTanh(), twin.c5, lenet.ScaledTanh(), torch.nn.Flatten(),
+                                 twin.f6, lenet.ScaledTanh(), twin.predictions)
+    # Even trained, some images' top-1 maps are all zero after the ReLU (the weighted sum is negative
+    # everywhere): the fixture takes the first four held-out digits of different classes whose maps are not.
+    candidates = torch.nonzero(held_out).flatten()[:80]
+    a, penalties = hooked(layers, layers[5], x[candidates].permute(0, 2, 3, 1).numpy(), dtype=torch.float64)
+    peaks = grad_cam(a, -penalties, top1(-penalties)).reshape(len(candidates), -1).max(axis=1)
+    picks, classes = [], set()
+    for i, peak in zip(candidates.tolist(), peaks):
+        if peak > 0 and int(y[i]) not in classes and len(picks) < 4:
+            picks.append(i)
+            classes.add(int(y[i]))
+    zero_share = float((peaks == 0).mean())
+    print(f"lenet5-paper: {100 * zero_share:.0f}% of {len(candidates)} held-out digits have all-zero top-1 maps at c3")
+    sample = x[picks].permute(0, 2, 3, 1).contiguous().numpy().astype(np.float32)
+
+    def run(classes_of):
+        a, penalties = hooked(layers, layers[5], sample, dtype=torch.float64)
+        return grad_cam(a, -penalties, classes_of(-penalties)), penalties
+
+    seen = []
+    maps, penalties = run(lambda scores: seen.append(top1(scores)) or seen[-1])
+    other, maps_other = max(((c, run(every(c))[0]) for c in range(10) if c not in seen[0]), key=lambda p: p[1].max())
+    assert (maps.reshape(len(picks), -1).max(axis=1) > 0).all(), "lenet5-paper: an all-zero top-1 map tests nothing"
+    assert maps_other.max() > 0, "lenet5-paper: an all-zero map tests nothing"
+    np.save(os.path.join(out, "input.npy"), sample)
+    np.save(os.path.join(out, "penalties.npy"), penalties.detach().numpy().astype(np.float32))
+    np.save(os.path.join(out, "maps.npy"), maps.astype(np.float32))
+    np.save(os.path.join(out, "maps_other.npy"), maps_other.astype(np.float32))
+    for name, value in trained.items():
+        np.save(os.path.join(out, name + ".npy"), value)
+    with open(os.path.join(out, "spec.json"), "w") as f:
+        json.dump({"layer": "c3", "samples": picks, "labels": y[picks].tolist(), "top1": seen[0], "other": other,
+                   "held_out_accuracy": round(accuracy, 4), "all_zero_top1_share": round(zero_share, 4),
+                   "shape": list(maps.shape)}, f, indent=2)
+        f.write("\n")
+    print(f"lenet5-paper: c3 maps {list(maps.shape)}, labels {y[picks].tolist()}, top-1 {seen[0]}, "
+          f"max {maps.max():.4g}; class {other} max {maps_other.max():.4g}")
+
+
 def top1(scores):
     return scores.argmax(dim=1).tolist()
 
@@ -113,6 +229,9 @@ def every(c):
 
 
 def main():
+    if sys.argv[1:] == ["lenet5-paper"]:  # only the trained LeNet-5 fixture, leaving the twins' as they are
+        lenet5_paper()
+        return
     from torchvision.models.resnet import BasicBlock, Bottleneck
     from torchvision.models.vgg import cfgs, make_layers
 
@@ -150,6 +269,7 @@ def main():
     with open(os.path.join(OUT, "gradcam.json"), "w") as f:
         json.dump(index, f, indent=2)
         f.write("\n")
+    lenet5_paper()
 
 
 if __name__ == "__main__":

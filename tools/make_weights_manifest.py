@@ -11,7 +11,10 @@ own sources, so regenerating after an upgrade picks up whatever they changed.
   A file's checksum is the sha256 prefix in its name (`resnet50-0676ba61.pth`), the one torch.hub
   checks with `check_hash=True`; torchvision records no full sha256, so the manifest has none.
   `resize_transform` is the enum's ImageClassification preset: resize `resize_size`, centre crop
-  `crop_size` (V1: resize256-crop224; the ResNet V2 recipes: resize232-crop224).
+  `crop_size` (V1: resize256-crop224; the ResNet V2 recipes: resize232-crop224). The files load in
+  ConvZoo as they are. GoogLeNet's entry records `transform_input`: what torchvision's `googlenet`
+  builder passes to `GoogLeNet` for these weights (found by calling the builder with the class
+  replaced by a recorder, so nothing is downloaded), since a bare .pth cannot say it.
 - The Caffe model zoo (BVLC/caffe models/bvlc_alexnet/readme.md and models/bvlc_googlenet/readme.md):
   Caffe is not installed, so CAFFE below quotes each readme's front matter (caffemodel_url, sha1,
   caffe_commit) and its stated centre-crop top-1 accuracy; the transform is what the zoo's
@@ -172,6 +175,28 @@ def keras_entries():
     return entries
 
 
+class _Constructed(Exception):
+    pass
+
+
+def constructor_arguments(module, class_name, builder, weights):
+    """The keyword arguments `builder(weights=weights)` passes to `module.class_name`; the class is
+    replaced by a recorder that stops the builder before it builds or downloads anything."""
+    original = getattr(module, class_name)
+
+    def record(*args, **kwargs):
+        raise _Constructed(kwargs)
+
+    setattr(module, class_name, record)
+    try:
+        builder(weights=weights)
+    except _Constructed as constructed:
+        return constructed.args[0]
+    finally:
+        setattr(module, class_name, original)
+    raise SystemExit(f"{builder.__name__} did not construct {class_name}")
+
+
 def torchvision_entries():
     import inspect
     import torchvision.models as tvm
@@ -217,6 +242,11 @@ def torchvision_entries():
             for key, name in (("acc@1", "imagenet_top1"), ("acc@5", "imagenet_top5")):
                 if key in metrics:
                     entry[name] = repr(metrics[key])
+            if arch == "googlenet":
+                # the module, not the builder of the same name that torchvision.models exports
+                module = importlib.import_module("torchvision.models.googlenet")
+                kwargs = constructor_arguments(module, "GoogLeNet", module.googlenet, member)
+                entry["transform_input"] = bool(kwargs.get("transform_input", False))
             if len(w.meta.get("categories") or []) != 1000:
                 raise SystemExit(f"{enum_name}.{member.name}: expected 1000 categories")
             entries.append(entry)

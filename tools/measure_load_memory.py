@@ -6,13 +6,15 @@ Writes a Keras legacy HDF5 file with VGG16's layer names and weight shapes (138M
 LoadMemoryMeasurement/testPeakMemoryOfLoadingVGG16SizedFile alone in a fresh process, which
 builds an engine model of those shapes, loads the file and reads VmRSS / VmHWM.
 
-With --caffe it writes a full-size bvlc_alexnet-shaped .caffemodel instead (V1 `layers`, 4-D blob
-dims, packed floats, as the published file; random weights from PyTorch's build of the network,
-tools/make_caffe_fixtures.py's writer) and runs ZooTests.CaffeLoadMemoryMeasurement, which loads it
-into the zoo's alexnet-caffe.
+With --pth or --safetensors it writes torchvision's full-size VGG16 (random weights, 528 MiB) with
+torch.save (zip format) or safetensors.torch.save_file, and with --caffe a full-size
+bvlc_alexnet-shaped .caffemodel (V1 `layers`, 4-D blob dims, packed floats, as the published file;
+random weights from PyTorch's build of the network, tools/make_caffe_fixtures.py's writer); then it
+runs ZooTests.ForeignLoadMemoryMeasurement alone, which loads the file into the zoo's vgg16 (or
+alexnet-caffe) and requires the peak above the process baseline to stay within 1.3x the weights.
 
 Run after `swift build -c release -Xswiftc -enable-testing --build-tests`:
-    python3 tools/measure_load_memory.py [--caffe]
+    python3 tools/measure_load_memory.py [--pth | --safetensors | --caffe]
 """
 import os
 import subprocess
@@ -35,9 +37,12 @@ def vgg16_shapes():
     return layers
 
 
-def run_alone(test, variable, path):
+FOREIGN_TEST = "ZooTests.ForeignLoadMemoryMeasurement/testPeakMemoryOfLoadingAFullSizeForeignFile"
+
+
+def run_alone(test, environment):
     binary = os.path.join(ROOT, ".build", "release", "ConvZooPackageTests.xctest")
-    run = subprocess.run([binary, test], env={**os.environ, variable: path}, capture_output=True, text=True)
+    run = subprocess.run([binary, test], env={**os.environ, **environment}, capture_output=True, text=True)
     lines = [l for l in (run.stdout + run.stderr).splitlines() if "MEMORY" in l or "error" in l]
     print("\n".join(lines) or run.stdout + run.stderr)
     sys.exit(run.returncode)
@@ -57,13 +62,31 @@ def caffe_alexnet():
             f.write(writer.net("AlexNet", writer.alexnet_layers(net, v1=True, varied=False)))
         del net
         print(f"wrote {os.path.getsize(path) / 2**20:.1f} MiB to {path}")
-        run_alone("ZooTests.CaffeLoadMemoryMeasurement/testPeakMemoryOfLoadingFullSizeCaffeAlexNet",
-                  "CONVZOO_CAFFE_MEMORY_FILE", path)
+        run_alone(FOREIGN_TEST, {"CONVZOO_FOREIGN_MEMORY_FILE": path, "CONVZOO_FOREIGN_MEMORY_MODEL": "alexnet-caffe"})
+
+
+def torchvision_vgg16(safetensors):
+    import torch
+    import torchvision
+    torch.manual_seed(0)
+    state = torchvision.models.vgg16(weights=None).state_dict()
+    with tempfile.TemporaryDirectory(prefix="convzoo-memory-") as out:
+        path = os.path.join(out, "vgg16." + ("safetensors" if safetensors else "pth"))
+        if safetensors:
+            from safetensors.torch import save_file
+            save_file(state, path)
+        else:
+            torch.save(state, path)
+        del state
+        print(f"wrote {os.path.getsize(path) / 2**20:.1f} MiB to {path}")
+        run_alone(FOREIGN_TEST, {"CONVZOO_FOREIGN_MEMORY_FILE": path, "CONVZOO_FOREIGN_MEMORY_MODEL": "vgg16"})
 
 
 def main():
     if "--caffe" in sys.argv[1:]:
         return caffe_alexnet()
+    if "--pth" in sys.argv[1:] or "--safetensors" in sys.argv[1:]:
+        return torchvision_vgg16("--safetensors" in sys.argv[1:])
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(prefix="convzoo-memory-") as out:
         path = os.path.join(out, "vgg16_shaped.h5")
@@ -79,7 +102,7 @@ def main():
                 for n, shape in zip(names, shapes):
                     g.create_dataset(n, data=rng.standard_normal(shape, dtype=np.float32))
         print(f"wrote {os.path.getsize(path) / 2**20:.1f} MiB to {path}")
-        run_alone("WeightIOTests.LoadMemoryMeasurement/testPeakMemoryOfLoadingVGG16SizedFile", "CONVZOO_MEMORY_FILE", path)
+        run_alone("WeightIOTests.LoadMemoryMeasurement/testPeakMemoryOfLoadingVGG16SizedFile", {"CONVZOO_MEMORY_FILE": path})
 
 
 if __name__ == "__main__":

@@ -3,12 +3,16 @@
 
 For each model it builds the full-size reference with random weights (BatchNorm statistics
 randomized too, so no layer is an identity), exports it the way a user would get it (Keras:
-legacy `.h5` and Keras 3 `.weights.h5`; torchvision: `state_dict` through
-tools/convert_torchvision.py; the Caffe networks, built in PyTorch as tools/make_zoo_fixtures.py
+legacy `.h5` and Keras 3 `.weights.h5`; torchvision: the `state_dict` as torch.save writes it, zip
+and legacy, and as safetensors.torch.save_file writes it, read by zoo as they are; torchvision's
+VGG16/19 also into the zoo's vgg16/vgg19; the Caffe networks, built in PyTorch as tools/make_zoo_fixtures.py
 builds their twins: a `.caffemodel` written by tools/make_caffe_fixtures.py, bvlc_alexnet-shaped
 in the V1 `layers` form, bvlc_googlenet-shaped in the V2 `layer` form with its auxiliary
 classifiers), runs `zoo run` on the same NHWC input, and prints the largest absolute difference
-relative to the output's scale (the bar is 1e-4).
+relative to the output's scale (the bar is 1e-4). The way back is checked too: `zoo convert` writes
+a .safetensors of each torchvision model, which the safetensors package and PyTorch load
+(load_state_dict, strict) into a fresh torchvision model that must predict what the original does;
+GoogLeNet also runs with transform_input on (`--transform-input`).
 
     KERAS_BACKEND=torch python3 tools/parity_full.py [--models resnet50,vgg16-keras...] [--batch 2]
 
@@ -28,7 +32,6 @@ import torchvision
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 ZOO = os.path.join(ROOT, ".build", "release", "zoo")
-CONVERTER = os.path.join(ROOT, "tools", "convert_torchvision.py")
 
 KERAS = {
     "vgg16": "VGG16", "vgg19": "VGG19",
@@ -39,13 +42,15 @@ TORCHVISION = {
     "alexnet": "alexnet", "vgg16-bn": "vgg16_bn", "vgg19-bn": "vgg19_bn", "googlenet": "googlenet",
     "resnet18": "resnet18", "resnet34": "resnet34", "resnet50": "resnet50", "resnet101": "resnet101",
     "resnet152": "resnet152",
+    # torchvision's VGG16/19 (no BatchNorm) load into the zoo's vgg16/vgg19.
+    "vgg16-torchvision": "vgg16", "vgg19-torchvision": "vgg19",
 }
 
 
-def zoo_run(model, weights, x, tmp, layer=None, logits=False):
+def zoo_run(model, weights, x, tmp, layer=None, logits=False, extra=()):
     xin, yout = os.path.join(tmp, "x.npy"), os.path.join(tmp, "y.npy")
     np.save(xin, x.astype(np.float32))
-    args = [ZOO, "run", "--model", model, "--weights", weights, "--input", xin, "--out", yout]
+    args = [ZOO, "run", "--model", model, "--weights", weights, "--input", xin, "--out", yout, *extra]
     if layer:
         args += ["--layer", layer]
     if logits:
@@ -58,7 +63,7 @@ def report(name, what, ours, ref):
     scale = max(1.0, float(np.abs(ref).max()))
     diff = float(np.abs(ours - ref).max())
     ok = diff <= 1e-4 * scale
-    print(f"{name:<17}{what:<28}max |diff| {diff:.3e}  scale {scale:.3g}  {'OK' if ok else 'FAIL'}", flush=True)
+    print(f"{name:<17}{what:<31}max |diff| {diff:.3e}  scale {scale:.3g}  {'OK' if ok else 'FAIL'}", flush=True)
     return ok
 
 
@@ -73,19 +78,44 @@ def randomize_bn_torch(net, gen):
 
 
 def check_torchvision(name, batch, tmp):
+    from safetensors.torch import load_file, save_file
+    builder = TORCHVISION[name]
+    zoo_model = name.removesuffix("-torchvision")
     gen = torch.Generator().manual_seed(0)
     kwargs = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
-    net = getattr(torchvision.models, TORCHVISION[name])(weights=None, **kwargs).eval()
+    net = getattr(torchvision.models, builder)(weights=None, **kwargs).eval()
     randomize_bn_torch(net, gen)
-    pth, h5 = os.path.join(tmp, "m.pth"), os.path.join(tmp, "m.h5")
-    torch.save(net.state_dict(), pth)
-    subprocess.run([sys.executable, CONVERTER, "--arch", TORCHVISION[name], "--state-dict", pth, "--out", h5],
-                   check=True, capture_output=True, text=True)
+    state = net.state_dict()
     x = torch.randn(batch, 3, 224, 224, generator=gen)
     with torch.no_grad():
         ref = net(x).numpy()
-    ours = zoo_run(name, h5, x.permute(0, 2, 3, 1).numpy(), tmp)
-    return report(name, "torchvision logits", ours, ref)
+    nhwc = x.permute(0, 2, 3, 1).numpy()
+    logits = zoo_model != name    # the zoo's vgg16/vgg19 end in Keras's softmax
+    files = {"zip .pth": os.path.join(tmp, "m.pth"), "legacy .pth": os.path.join(tmp, "m-legacy.pth"),
+             "safetensors": os.path.join(tmp, "m.safetensors")}
+    torch.save(state, files["zip .pth"])
+    torch.save(state, files["legacy .pth"], _use_new_zipfile_serialization=False)
+    save_file({k: v.contiguous() for k, v in state.items()}, files["safetensors"])
+    ok = True
+    for what, path in files.items():
+        ok &= report(name, f"torchvision {what}", zoo_run(zoo_model, path, nhwc, tmp, logits=logits), ref)
+    if name == "googlenet":
+        net.transform_input = True
+        with torch.no_grad():
+            on = net(x).numpy()
+        net.transform_input = False
+        ok &= report(name, "transform_input on", zoo_run(zoo_model, files["zip .pth"], nhwc, tmp,
+                                                          extra=["--transform-input"]), on)
+    if zoo_model == name:
+        # The way back: zoo's safetensors, loaded by the safetensors package into torchvision's model.
+        written = os.path.join(tmp, "zoo.safetensors")
+        subprocess.run([ZOO, "convert", files["zip .pth"], written], check=True, capture_output=True)
+        fresh = getattr(torchvision.models, builder)(weights=None, **kwargs).eval()
+        # strict: every key; BatchNorm fills in num_batches_tracked, which the zoo does not keep.
+        fresh.load_state_dict(load_file(written), strict=True)
+        with torch.no_grad():
+            ok &= report(name, "PyTorch loads zoo safetensors", fresh(x).numpy(), ref)
+    return ok
 
 
 def check_keras(name, batch, tmp):

@@ -29,22 +29,22 @@ int convzoo_mpi_finalize(void) { return MPI_Finalize(); }
 
 void convzoo_mpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
-int convzoo_mpi_sum_floats(float *values, size_t count, char *message, size_t capacity) {
+// Sums `count` elements of `type` (each `width` bytes) across the ranks, in place, in pieces.
+static int sum_in_place(char *values, size_t count, MPI_Datatype type, size_t width, char *message, size_t capacity) {
     for (size_t done = 0; done < count; done += PIECE) {
         int n = (int)(count - done < PIECE ? count - done : PIECE);
-        int code = MPI_Allreduce(MPI_IN_PLACE, values + done, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        int code = MPI_Allreduce(MPI_IN_PLACE, values + done * width, n, type, MPI_SUM, MPI_COMM_WORLD);
         if (code != MPI_SUCCESS) return fail(code, "MPI_Allreduce", message, capacity);
     }
     return 0;
 }
 
+int convzoo_mpi_sum_floats(float *values, size_t count, char *message, size_t capacity) {
+    return sum_in_place((char *)values, count, MPI_FLOAT, sizeof *values, message, capacity);
+}
+
 int convzoo_mpi_sum_doubles(double *values, size_t count, char *message, size_t capacity) {
-    for (size_t done = 0; done < count; done += PIECE) {
-        int n = (int)(count - done < PIECE ? count - done : PIECE);
-        int code = MPI_Allreduce(MPI_IN_PLACE, values + done, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-        if (code != MPI_SUCCESS) return fail(code, "MPI_Allreduce", message, capacity);
-    }
-    return 0;
+    return sum_in_place((char *)values, count, MPI_DOUBLE, sizeof *values, message, capacity);
 }
 
 int convzoo_mpi_broadcast(void *buffer, size_t bytes, int root, char *message, size_t capacity) {

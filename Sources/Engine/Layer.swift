@@ -10,35 +10,82 @@ public enum Mode: Sendable {
 public final class Parameter {
     /// Keras's weight name within its layer: `kernel`, `bias`, `gamma`, `moving_mean`, ...
     public let name: String
+    /// The elements; a parameter made under `Parameter.withoutAllocating` draws them on first read.
     /// Every change, in place ones included (optimizers write through `value.mutableData()`), bumps
     /// `version`, which caches derived from the weights compare against.
-    public var value: Tensor { didSet { version &+= 1 } }
+    public var value: Tensor {
+        get { storedValue ?? allocate() }
+        set { storedValue = newValue; plan = nil; version &+= 1 }
+        _modify {
+            if storedValue == nil { _ = allocate() }
+            defer { version &+= 1 }
+            yield &storedValue!
+        }
+    }
     /// Changes with every write to `value`.
     public private(set) var version = 0
     public var trainable: Bool
+    private var storedValue: Tensor?
+    /// The shape and first draw of a value not allocated yet.
+    private var plan: (shape: [Int], draw: () -> Tensor)?
     private var storedGradient: Tensor?
 
     public init(name: String, value: Tensor, trainable: Bool = true) {
         self.name = name
-        self.value = value
+        self.storedValue = value
         self.trainable = trainable
     }
 
-    public var shape: [Int] { value.shape }
+    /// A parameter of `shape` whose first value `draw` makes: at once, or on the first read of
+    /// `value` when made inside `Parameter.withoutAllocating`.
+    public init(name: String, shape: [Int], trainable: Bool = true, draw: @escaping () -> Tensor) {
+        self.name = name
+        self.trainable = trainable
+        if Parameter.defersAllocation { plan = (shape, draw) } else { storedValue = draw() }
+    }
+
+    /// A parameter of `shape` filled by `initializer` (see `init(name:shape:trainable:draw:)`).
+    public convenience init(name: String, shape: [Int], initializer: Initializer, trainable: Bool = true) {
+        self.init(name: name, shape: shape, trainable: trainable) { initializer.make(shape: shape) }
+    }
+
+    public var shape: [Int] { storedValue?.shape ?? plan?.shape ?? [] }
+
+    /// False until a parameter made inside `Parameter.withoutAllocating` is first read.
+    public var isAllocated: Bool { storedValue != nil }
+
+    private func allocate() -> Tensor {
+        let value = plan?.draw() ?? Tensor(zeros: [])
+        storedValue = value
+        plan = nil
+        return value
+    }
+
+    @TaskLocal static var defersAllocation = false
+
+    /// Runs `body` with every parameter made inside it (on this thread) left unallocated until its
+    /// value is first read: a network built this way answers shapes and parameter counts without
+    /// holding its weights (`zoo summary` of a network larger than memory).
+    public static func withoutAllocating<R>(_ body: () throws -> R) rethrows -> R {
+        try $defersAllocation.withValue(true, operation: body)
+    }
+
+    /// True inside `withoutAllocating`: sizes of weights made now need no memory.
+    public static var isDeferringAllocation: Bool { defersAllocation }
 
     /// Elements a fixed connection mask holds at zero (LeNet-5's C3 table): structure, not weights.
     public internal(set) var maskedOutCount = 0
 
     /// The weights this parameter holds, as parameter counts report them: its elements less the masked-out ones.
-    public var weightCount: Int { value.count - maskedOutCount }
+    public var weightCount: Int { Tensor.elementCount(shape) - maskedOutCount }
 
     /// dLoss/dValue, accumulated by backward passes; zero it with `zeroGradient()`.
     /// Allocated on first use, so a model that only infers holds no gradient memory.
     public var gradient: Tensor {
-        get { storedGradient ?? Tensor(zeros: value.shape) }
+        get { storedGradient ?? Tensor(zeros: shape) }
         set { storedGradient = newValue }
         _modify {
-            if storedGradient?.shape != value.shape { storedGradient = Tensor(zeros: value.shape) }
+            if storedGradient?.shape != shape { storedGradient = Tensor(zeros: shape) }
             yield &storedGradient!
         }
     }

@@ -58,7 +58,7 @@ public struct WeightArchive: Equatable {
 }
 
 /// Which kind of weight file.
-public enum WeightFormat: String, Sendable, CustomStringConvertible {
+public enum WeightFormat: String, Sendable, Codable, CustomStringConvertible {
     /// Keras legacy HDF5 at the root, as Keras 2's `save_weights('x.h5')` writes (and ConvZoo).
     case kerasH5 = "keras-h5"
     /// Keras legacy HDF5 under `model_weights/`, as `model.save('x.h5')` writes.

@@ -5,6 +5,20 @@ import Transfer
 import WeightIO
 import Zoo
 
+/// `--transform-input`: torchvision GoogLeNet's `transform_input` for a bare torchvision file,
+/// which records nothing (off, as torchvision's constructor; its ImageNet weights need it on).
+struct TransformInputOption: ParsableArguments {
+    @Flag(help: "GoogLeNet: turn torchvision's transform_input on (its ImageNet weights need it; a bare .pth or .safetensors file cannot say).")
+    var transformInput = false
+
+    /// `options` with it set (a file that records it on turns it on anyway).
+    func applied(to options: ModelOptions) -> ModelOptions {
+        var o = options
+        o.transformInput = o.transformInput || transformInput
+        return o
+    }
+}
+
 /// A model built and loaded for inference, with the image pipeline its weights were made for.
 struct LoadedModel {
     let model: Model
@@ -13,25 +27,31 @@ struct LoadedModel {
     /// Builds the architecture the weight file records (`modelName` when it records none, or to
     /// override it), loads the weights, and takes the file's class names, preprocessing, resize
     /// transform and input size. Without a file: the named architecture with its seeded weights.
+    /// Under mpirun (`cluster`) rank 0 alone opens the file and broadcasts the model.
     static func load(weights: String?, modelName: String?, shape: ModelOptions = ModelOptions(),
-                     inputSize: (height: Int, width: Int)? = nil, applyEXIF: Bool = false) throws -> LoadedModel {
-        let model = try build(weights: weights, modelName: modelName, shape: shape, inputSize: inputSize)
+                     inputSize: (height: Int, width: Int)? = nil, applyEXIF: Bool = false,
+                     cluster: Cluster? = nil) throws -> LoadedModel {
+        let model = try build(weights: weights, modelName: modelName, shape: shape, inputSize: inputSize, cluster: cluster)
         return LoadedModel(model: model, pipeline: try ImagePipeline(model: model, applyEXIF: applyEXIF))
     }
 
     /// The model of `load`, without an image pipeline (for commands that take tensors); the load
-    /// report goes to stderr.
+    /// report goes to stderr (rank 0's alone under mpirun).
     static func build(weights: String?, modelName: String?, shape: ModelOptions = ModelOptions(),
-                      inputSize: (height: Int, width: Int)? = nil) throws -> Model {
+                      inputSize: (height: Int, width: Int)? = nil, cluster: Cluster? = nil) throws -> Model {
         var options = shape
         if let size = inputSize { options.inputSize = size }
-        guard let weights else {
-            guard let modelName else { throw CommandFailure("give --weights or --model (see `zoo list`)") }
-            return try Catalog.architecture(named: modelName).make(options)
+        let (model, report) = try withFlagHints {
+            try Model.loadedOnRoot(of: cluster) {
+                guard let weights else {
+                    guard let modelName else { throw CommandFailure("give --weights or --model (see `zoo list`)") }
+                    return (try Catalog.architecture(named: modelName).make(options), nil)
+                }
+                let loaded = try Model.load(from: URL(fileURLWithPath: weights), architecture: modelName, options: options)
+                return (loaded.model, loaded.report)
+            }
         }
-        let (model, report) = try withFlagHints { try Model.load(from: URL(fileURLWithPath: weights), architecture: modelName,
-                                                                 options: options) }
-        StandardError.write(report.description + "\n")
+        if let report, cluster?.isRoot ?? true { StandardError.write(report.description + "\n") }
         return model
     }
 
@@ -46,6 +66,26 @@ struct LoadedModel {
             return names
         }
         return (0..<count).map(String.init)
+    }
+}
+
+/// The weight file of the commands that run a trained model (predict, evaluate, explain, filters,
+/// activations), and the architecture when the file records none.
+struct WeightFileOptions: ParsableArguments {
+    @Option(help: "Weight file; what it records is used: architecture, class names, preprocessing, resize transform.")
+    var weights: String
+
+    @Option(help: "Architecture, when the file does not record one (see `zoo list`).")
+    var model: String?
+
+    /// `LoadedModel.load` of this file.
+    func load(shape: ModelOptions = ModelOptions(), applyEXIF: Bool = false) throws -> LoadedModel {
+        try LoadedModel.load(weights: weights, modelName: model, shape: shape, applyEXIF: applyEXIF)
+    }
+
+    /// `LoadedModel.build` of this file.
+    func build(shape: ModelOptions = ModelOptions(), inputSize: (height: Int, width: Int)? = nil) throws -> Model {
+        try LoadedModel.build(weights: weights, modelName: model, shape: shape, inputSize: inputSize)
     }
 }
 

@@ -16,11 +16,7 @@ struct ExplainCommand: ParsableCommand {
             lenet5-paper, whose RBF head outputs penalties (lower is better), it is the negated penalty.
             """)
 
-    @Option(help: "Weight file; its recorded architecture, class names, preprocessing and resize transform are used.")
-    var weights: String
-
-    @Option(help: "Architecture, when the file does not record one (see `zoo list`).")
-    var model: String?
+    @OptionGroup var weightFile: WeightFileOptions
 
     @Option(help: "Layer whose output is explained (default: the architecture's last convolutional feature map).")
     var layer: String?
@@ -45,6 +41,7 @@ struct ExplainCommand: ParsableCommand {
 
     @OptionGroup var channels: InputChannelsOption
 
+    @OptionGroup var transform: TransformInputOption
     @OptionGroup var twin: TwinOptions
 
     func validate() throws {
@@ -54,15 +51,15 @@ struct ExplainCommand: ParsableCommand {
     func run() throws {
         try OptionCheck.writableFolder(URL(fileURLWithPath: out), option: "--out")
         if let maps { try OptionCheck.outputFile(maps, option: "--maps") }
-        let shape = channels.applied(to: twin.applied(to: ModelOptions()))
+        let shape = channels.applied(to: transform.applied(to: twin.applied(to: ModelOptions())))
         let batch = try input.map(readBatch)
         // A preprocessed batch needs no image pipeline (whose resize may not fit its size).
         let built: Model, pipeline: ImagePipeline?
         if let x = batch {
-            built = try LoadedModel.build(weights: weights, modelName: model, shape: shape, inputSize: (x.shape[1], x.shape[2]))
+            built = try weightFile.build(shape: shape, inputSize: (x.shape[1], x.shape[2]))
             pipeline = nil
         } else {
-            let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: shape, applyEXIF: exif)
+            let loaded = try weightFile.load(shape: shape, applyEXIF: exif)
             (built, pipeline) = (loaded.model, loaded.pipeline)
         }
         let cam = try GradCAM(model: built, layer: layer)

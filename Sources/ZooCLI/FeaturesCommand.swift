@@ -41,6 +41,8 @@ struct FeaturesCommand: ParsableCommand {
 
     @OptionGroup var channels: InputChannelsOption
 
+    @OptionGroup var transform: TransformInputOption
+
     @OptionGroup var twin: TwinOptions
 
     func validate() throws {
@@ -73,7 +75,7 @@ struct FeaturesCommand: ParsableCommand {
             StandardError.warn(message)
         }
         let cluster = try Cluster.world()
-        let options = channels.applied(to: twin.applied(to: ModelOptions()))
+        let options = channels.applied(to: transform.applied(to: twin.applied(to: ModelOptions())))
         let model: Model, dataset: LabeledDataset
         if let input {
             let x = try NPY.read(URL(fileURLWithPath: input))
@@ -81,11 +83,13 @@ struct FeaturesCommand: ParsableCommand {
                 throw CommandFailure("\(input): expected a (batch, height, width, channels) array, got shape \(x.shape)")
             }
             StandardError.warnNonFinite(x, source: input)
-            model = try LoadedModel.build(weights: weights, modelName: self.model, shape: options, inputSize: (x.shape[1], x.shape[2]))
+            model = try LoadedModel.build(weights: weights, modelName: self.model, shape: options, inputSize: (x.shape[1], x.shape[2]),
+                                          cluster: cluster)
             try model.checkMemory(batch: min(batch, x.shape[0]), training: false)
             dataset = try TensorDataset(inputs: x, labels: Array(repeating: 0, count: x.shape[0]), source: input)
         } else {
-            let loaded = try LoadedModel.load(weights: weights, modelName: self.model, shape: options, applyEXIF: exif)
+            let loaded = try LoadedModel.load(weights: weights, modelName: self.model, shape: options, applyEXIF: exif,
+                                              cluster: cluster)
             model = loaded.model
             try model.checkMemory(batch: batch, training: false)
             dataset = try ImageFolder(root: URL(fileURLWithPath: directory!), pipeline: loaded.pipeline)

@@ -13,8 +13,8 @@ struct FetchCommand: ParsableCommand {
             The file is checked against the manifest's checksum (md5 for Keras files, the sha256 in \
             torchvision's file names, the sha1 the Caffe model zoo publishes) before it appears under its \
             final name; until then it is NAME.part, and an interrupted download resumes from there on the \
-            next run. Keras .h5 and Caffe .caffemodel files load as they are; torchvision .pth files go \
-            through tools/convert_torchvision.py first.
+            next run. Every file loads as it is: Keras .h5, torchvision .pth (torchvision's GoogLeNet \
+            weights with --transform-input, as the manifest records) and Caffe .caffemodel.
             """)
 
     @Argument(help: "Manifest entry, e.g. vgg16, vgg16-notop, resnet50-keras, resnet50, resnet50-v2 (see --list).")
@@ -81,13 +81,10 @@ struct FetchCommand: ParsableCommand {
 
     func nextStep(_ entry: PretrainedWeights, _ file: URL) -> String {
         let input = "preprocessing \(entry.preprocessing), \(entry.resizeTransform)"
-        if entry.format == "torchvision-pth" {
-            let out = file.deletingPathExtension().appendingPathExtension("h5").path
-            return "next: python3 tools/convert_torchvision.py --arch \(entry.architecture) --state-dict \(file.path) --out \(out)"
-                + "\n  then: zoo run --model \(entry.architecture) --weights \(out) --input x.npy --out y.npy (\(input))"
-        }
-        if entry.format == "caffemodel" {
-            return "ready: zoo predict --weights \(file.path) IMAGE... (\(input))"
+        if entry.format == "torchvision-pth" || entry.format == "caffemodel" {
+            let flag = entry.transformInput ? " --transform-input" : ""
+            return "ready: zoo predict --weights \(file.path)\(flag) IMAGE... (\(input)"
+                + (entry.transformInput ? "; torchvision's transform_input on, as its builder sets it for these weights)" : ")")
         }
         if !entry.includeTop {
             return "ready: load it into \(entry.architecture) without the top (\(input))"
@@ -101,7 +98,8 @@ struct FetchCommand: ParsableCommand {
             + col("file", 52) + "checksum")
         for e in m.entries {
             print(col(e.name, 23) + col(e.source, 12) + col(e.includeTop ? "yes" : "no", 5) + col(e.resizeTransform, 19)
-                + col(e.preprocessing, 14) + col(e.fileName, 52) + "\(e.checksum)")
+                + col(e.preprocessing, 14) + col(e.fileName, 52) + "\(e.checksum)"
+                + (e.transformInput ? ", needs --transform-input" : ""))
         }
     }
 }

@@ -21,7 +21,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Architecture (see `zoo list`); the weight file's recorded one when omitted.")
     var model: String?
 
-    @Option(help: "Pre-trained weights (Keras .h5/.weights.h5/.keras, ConvZoo files); without it, training from scratch.")
+    @Option(help: "Pre-trained weights (.h5, .weights.h5, .keras, .pth/.pt/.bin, .safetensors, .caffemodel); without it, training from scratch.")
     var weights: String?
 
     @Option(help: "Training data: an image folder root/<class>/<image>, a directory with images.npy and labels.npy, or an .h5 file with x and y.")
@@ -80,6 +80,11 @@ struct FinetuneCommand: ParsableCommand {
 
     @OptionGroup var channels: InputChannelsOption
 
+    @OptionGroup var transform: TransformInputOption
+
+    @Flag(help: "Under mpirun: training BatchNorm layers use the statistics of the whole batch, over every rank, which gives one process's result (default: each rank's share's, as PyTorch DDP).")
+    var syncBn = false
+
     @OptionGroup var twin: TwinOptions
 
     func validate() throws {
@@ -112,9 +117,8 @@ struct FinetuneCommand: ParsableCommand {
 
     func run() throws {
         let outURL = URL(fileURLWithPath: out)
-        let base = outURL.deletingPathExtension().pathExtension == "weights"
-            ? outURL.deletingPathExtension().deletingPathExtension().path : outURL.deletingPathExtension().path
-        let checkpointDirectory = URL(fileURLWithPath: checkpoints ?? base + ".checkpoints")
+        let outputs = FineTuneOutputs(weights: out)
+        let checkpointDirectory = URL(fileURLWithPath: checkpoints ?? outputs.checkpoints)
         // Before any training: a folder that cannot be written would fail only after the first epoch.
         try OptionCheck.outputFile(out, option: "--out")
         try OptionCheck.writableFolder(checkpointDirectory, option: "--checkpoints")
@@ -122,7 +126,8 @@ struct FinetuneCommand: ParsableCommand {
             throw CommandFailure("--resume: no checkpoint in \(checkpointDirectory.path)")
         }
         let classNames = try TrainingDataSource.classNames(of: data)
-        let (model, report) = try buildModel(classes: classNames.count)
+        let cluster = try Cluster.world().flatMap { $0.size > 1 ? $0 : nil }
+        let (model, report) = try buildModel(classes: classNames.count, cluster: cluster)
         if let report { print(report.description) }
         if let preprocessing { model.preprocessing = Preprocessing(rawValue: preprocessing)! }  // validated
         let dataset = try TrainingDataSource.open(data, for: model, applyEXIF: exif)
@@ -145,12 +150,14 @@ struct FinetuneCommand: ParsableCommand {
         settings.earlyStopPatience = earlyStop
         settings.seed = seed
         settings.cacheFeatures = !noFeatureCache
+        settings.synchronizeBatchNorm = syncBn
         let tuner = FineTuner(model: model, plan: plan, settings: settings)
-        if let cluster = try Cluster.world(), cluster.size > 1 {
+        if let cluster {
             tuner.cluster = cluster
-            print("data parallel: \(cluster.size) ranks of \(Parallel.threadCount) thread(s) each; global batch \(batch)")
+            print("data parallel: \(cluster.size) ranks of \(Parallel.threadCount) thread(s) each; global batch \(batch); "
+                + "training BatchNorm statistics " + (syncBn ? "of the global batch (--sync-bn)" : "per rank"))
         }
-        let curves = base + "-curves.svg"
+        let curves = outputs.curves
         if tuner.cluster?.isRoot ?? true {
             tuner.callbacks = [ProgressLogger(), CurvesWriter(url: URL(fileURLWithPath: curves),
                                                               title: "\(model.architecture) on \(data), "
@@ -174,13 +181,16 @@ struct FinetuneCommand: ParsableCommand {
         print(String(format: "%.1f s in all", seconds) + (result.featureSeconds.map { String(format: ", %.1f s of it computing trunk features once", $0) } ?? ""))
     }
 
-    /// The architecture with a new head for `classes`, and the pre-trained weights loaded around it.
-    func buildModel(classes: Int) throws -> (Model, LoadReport?) {
-        let options = channels.applied(to: twin.applied(to: ModelOptions()))
+    /// The architecture with a new head for `classes`, and the pre-trained weights loaded around it
+    /// (under mpirun by rank 0 alone, which broadcasts the result).
+    func buildModel(classes: Int, cluster: Cluster?) throws -> (Model, LoadReport?) {
+        let options = channels.applied(to: transform.applied(to: twin.applied(to: ModelOptions())))
         RandomGenerator.global.reseed(seed)
         return try withFlagHints {
-            try NewHeadModel.build(architecture: model, weights: weights.map { URL(fileURLWithPath: $0) },
-                                   classes: classes, options: options)
+            try Model.loadedOnRoot(of: cluster) {
+                try NewHeadModel.build(architecture: model, weights: weights.map { URL(fileURLWithPath: $0) },
+                                       classes: classes, options: options)
+            }
         }
     }
 

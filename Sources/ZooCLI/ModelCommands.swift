@@ -22,6 +22,7 @@ struct ModelShapeOptions: ParsableArguments {
 
     @OptionGroup var channels: InputChannelsOption
 
+    @OptionGroup var transform: TransformInputOption
     @OptionGroup var twin: TwinOptions
 
     func validate() throws {
@@ -30,7 +31,7 @@ struct ModelShapeOptions: ParsableArguments {
     }
 
     func modelOptions() throws -> ModelOptions {
-        var o = channels.applied(to: twin.applied(to: ModelOptions(includeTop: !noTop, classes: classes)))
+        var o = channels.applied(to: transform.applied(to: twin.applied(to: ModelOptions(includeTop: !noTop, classes: classes))))
         if let pooling {
             guard let p = GlobalPooling(rawValue: pooling) else {
                 throw ValidationError("--pooling must be avg or max, got '\(pooling)'")
@@ -86,8 +87,9 @@ struct SummaryCommand: ParsableCommand {
     @OptionGroup var shape: ModelShapeOptions
 
     func run() throws {
-        let model = try Catalog.architecture(named: name).make(shape.modelOptions())
-        print(try ModelSummary(model).render(title: name), terminator: "")
+        // From shapes alone: no weight is allocated, whatever the input size.
+        let summary = try ModelSummary(Catalog.architecture(named: name), options: shape.modelOptions())
+        print(summary.render(title: name), terminator: "")
     }
 }
 

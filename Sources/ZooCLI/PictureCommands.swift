@@ -10,11 +10,7 @@ struct FiltersCommand: ParsableCommand {
         commandName: "filters",
         abstract: "Draw a convolution's kernels as a PNG grid (RGB tiles for a 3-channel layer, gray per input channel otherwise).")
 
-    @Option(help: "Weight file; its recorded architecture is used.")
-    var weights: String
-
-    @Option(help: "Architecture, when the file does not record one (see `zoo list`).")
-    var model: String?
+    @OptionGroup var weightFile: WeightFileOptions
 
     @Option(help: "Convolution to draw (default: the first).")
     var layer: String?
@@ -24,11 +20,12 @@ struct FiltersCommand: ParsableCommand {
 
     @OptionGroup var channels: InputChannelsOption
 
+    @OptionGroup var transform: TransformInputOption
     @OptionGroup var twin: TwinOptions
 
     func run() throws {
         try OptionCheck.outputFile(out, option: "--out")
-        let built = try LoadedModel.build(weights: weights, modelName: model, shape: channels.applied(to: twin.applied(to: ModelOptions())))
+        let built = try weightFile.build(shape: channels.applied(to: transform.applied(to: twin.applied(to: ModelOptions()))))
         let convolutions = built.network.allLayers.compactMap { $0 as? Conv2D }
         guard let conv = layer.map({ name in convolutions.first { $0.name == name } }) ?? convolutions.first else {
             let known = convolutions.prefix(12).map(\.name).joined(separator: ", ")
@@ -47,11 +44,7 @@ struct ActivationsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "activations", abstract: "Draw a layer's feature maps for one image as a PNG grid, a gray tile per channel.")
 
-    @Option(help: "Weight file; its recorded architecture, preprocessing and resize transform are used.")
-    var weights: String
-
-    @Option(help: "Architecture, when the file does not record one (see `zoo list`).")
-    var model: String?
+    @OptionGroup var weightFile: WeightFileOptions
 
     @Option(help: "Layer whose output is drawn (a tap, an alias or any layer reachable by name, e.g. block3_conv1).")
     var layer: String
@@ -67,11 +60,12 @@ struct ActivationsCommand: ParsableCommand {
 
     @OptionGroup var channels: InputChannelsOption
 
+    @OptionGroup var transform: TransformInputOption
     @OptionGroup var twin: TwinOptions
 
     func run() throws {
         try OptionCheck.outputFile(out, option: "--out")
-        let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: channels.applied(to: twin.applied(to: ModelOptions())),
+        let loaded = try weightFile.load(shape: channels.applied(to: transform.applied(to: twin.applied(to: ModelOptions()))),
                                           applyEXIF: exif)
         let x = try loaded.pipeline.load(URL(fileURLWithPath: image))
         let grid = try TileGrid.activations(try loaded.model.output(at: layer, for: x.reshaped([1] + x.shape)))

@@ -10,11 +10,7 @@ struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict", abstract: "Classify images with a weight file's model; print the top classes and probabilities.")
 
-    @Option(help: "Weight file; its recorded architecture, class names, preprocessing and resize transform are used.")
-    var weights: String
-
-    @Option(help: "Architecture, when the file does not record one (see `zoo list`).")
-    var model: String?
+    @OptionGroup var weightFile: WeightFileOptions
 
     @Option(help: "Classes to print per image (default: min(5, classes)).")
     var top: Int?
@@ -27,6 +23,7 @@ struct PredictCommand: ParsableCommand {
 
     @OptionGroup var channels: InputChannelsOption
 
+    @OptionGroup var transform: TransformInputOption
     @OptionGroup var twin: TwinOptions
 
     func validate() throws {
@@ -34,7 +31,7 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: channels.applied(to: twin.applied(to: ModelOptions())),
+        let loaded = try weightFile.load(shape: channels.applied(to: transform.applied(to: twin.applied(to: ModelOptions()))),
                                           applyEXIF: exif)
         var succeeded = 0
         for path in images {

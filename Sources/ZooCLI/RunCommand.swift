@@ -12,7 +12,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Architecture (see `zoo list`); a weight file's recorded (or, for PyTorch files, detected) one when omitted.")
     var model: String?
 
-    @Option(help: "Weight file (.h5, .weights.h5, .keras, .pth, .safetensors); without it the seeded initial weights are used.")
+    @Option(help: "Weight file (.h5, .weights.h5, .keras, .pth/.pt/.bin, .safetensors, .caffemodel); without it the seeded initial weights are used.")
     var weights: String?
 
     @Option(help: "Write this layer's output instead of the model's (e.g. fc2, avg_pool).")

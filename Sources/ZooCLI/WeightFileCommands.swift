@@ -9,7 +9,7 @@ struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect", abstract: "Show a weight file's format, layers, weights, shapes and dtypes.")
 
-    @Argument(help: "Weight file (.h5, .weights.h5, .keras; the format is detected from the content).")
+    @Argument(help: "Weight file (.h5, .weights.h5, .keras, .pth/.pt/.bin, .safetensors, .caffemodel; the format is detected from the content).")
     var file: String
 
     func run() throws {
@@ -39,22 +39,32 @@ struct InspectCommand: ParsableCommand {
     }
 }
 
-/// `zoo convert IN OUT [--format keras-h5|keras3]`.
+/// `zoo convert IN OUT [--format keras-h5|keras3|safetensors]`.
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "convert", abstract: "Convert a weight file between Keras legacy .h5 and Keras 3 .weights.h5.")
+        commandName: "convert",
+        abstract: "Convert any weight file ConvZoo reads to Keras legacy .h5, Keras 3 .weights.h5 or .safetensors.",
+        discussion: """
+            A .safetensors file of a torchvision-flavour model (resnet18-152, vgg16-bn, vgg19-bn, alexnet, \
+            googlenet) has torchvision's keys and layouts, so PyTorch loads it into torchvision's model; any \
+            other has Keras's <layer>/<weight> names. Every format keeps ConvZoo's metadata (architecture, \
+            classes, preprocessing, transform); safetensors keeps it in __metadata__.
+            """)
 
-    @Argument(help: "Input weight file.")
+    @Argument(help: "Input weight file (.h5, .weights.h5, .keras, .pth/.pt/.bin, .safetensors, .caffemodel).")
     var input: String
 
     @Argument(help: "Output file (Keras 3 needs a name ending in .weights.h5).")
     var output: String
 
-    @Option(help: "Output format: keras-h5 or keras3 (default: keras3 for a name ending in .weights.h5, else keras-h5).")
+    @Option(help: "Output format: keras-h5, keras3 or safetensors (default: keras3 for a name ending in .weights.h5, safetensors for .safetensors, else keras-h5).")
     var format: String?
 
-    @Option(help: "Architecture, when the file does not record it (needed to name Keras 3 keys).")
+    @Option(help: "Architecture, when the file does not record it (needed to name Keras 3 and torchvision keys).")
     var model: String?
+
+    @OptionGroup var transform: TransformInputOption
+    @OptionGroup var twin: TwinOptions
 
     /// The format asked for, else the one the output's name implies.
     var target: SaveFormat? { format.map { SaveFormat(rawValue: $0) } ?? SaveFormat(fileName: output) }
@@ -75,10 +85,12 @@ struct ConvertCommand: ParsableCommand {
         let target = self.target!
         try OptionCheck.outputFile(output, option: "output")
         let inURL = URL(fileURLWithPath: input), outURL = URL(fileURLWithPath: output)
-        let file = try WeightFile.openMapped(inURL, architecture: model)
+        let file = try withFlagHints { try WeightFile.openMapped(inURL, architecture: model) }
         if model != nil || file.metadata.architecture != nil {
             // Through the model: layer order and Keras 3 keys come from the architecture.
-            let (m, report) = try withFlagHints { try Model.load(from: file, architecture: model) }
+            let (m, report) = try withFlagHints {
+                try Model.load(from: file, architecture: model, options: transform.applied(to: twin.applied(to: ModelOptions())))
+            }
             try m.saveWeights(to: outURL, format: target, hooks: .killedForTests)
             print(report)
         } else {

@@ -46,4 +46,42 @@ final class ConvertCommandTests: XCTestCase {
         XCTAssertEqual(try files(), ["out.h5"], "the dead process's temporary file is gone")
         XCTAssertEqual(try Data(contentsOf: out), before, "the same weights give the same bytes")
     }
+
+    /// `zoo convert` to .safetensors: torchvision's keys from a torch.save file of a torchvision twin,
+    /// Keras's names from a Keras twin's .h5; each file runs back to its reference framework's output.
+    func testConvertsToSafetensorsThatRunBack() throws {
+        let cases: [(source: String, twin: String, shape: [String], keys: String)] = [
+            (fixture("foreign/resnet50.pth"), "resnet50", ["--channel-divisor", "32"], "layer1.0.conv1"),
+            (fixture("zoo/vgg16/weights.h5"), "vgg16", ["--model", "vgg16", "--channel-divisor", "32", "--hidden-units", "64"],
+             "block1_conv1"),
+        ]
+        for c in cases {
+            let out = directory.appendingPathComponent("\(c.twin).safetensors").path
+            let converted = try ZooBinary.run(["convert", c.source, out] + (c.twin == "resnet50" ? c.shape : []))
+            XCTAssertEqual(converted.status, 0, converted.stderr)
+            XCTAssertTrue(converted.stdout.contains("wrote \(out) (safetensors)"), converted.stdout)
+            let inspected = try ZooBinary.run(["inspect", out])
+            XCTAssertTrue(inspected.stdout.contains("safetensors") && inspected.stdout.contains("\n\(c.keys)\n"), inspected.stdout)
+            let y = directory.appendingPathComponent("\(c.twin).npy")
+            let twin = fixtureURL("zoo/\(c.twin)")
+            let run = try ZooBinary.run(["run", "--weights", out, "--input", twin.appendingPathComponent("input.npy").path,
+                                         "--out", y.path] + c.shape)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            try assertMatches(y, twin.appendingPathComponent("output.npy"))
+        }
+    }
+
+    /// A safetensors save killed mid-stream leaves no output and one temporary, which the next run removes.
+    func testSafetensorsSaveKilledMidStreamLeavesNoOutput() throws {
+        let source = fixture("zoo/resnet50-keras/weights.h5")
+        let out = directory.appendingPathComponent("out.safetensors")
+        let killed = try ZooBinary.run(["convert", source, out.path], environment: ["ZOO_TEST_KILL_DURING_SAVE": "49152"])
+        XCTAssertEqual(killed.status, SIGKILL, killed.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
+        let left = try files()
+        XCTAssertEqual(left.filter { $0.hasPrefix(".out.safetensors.") && $0.hasSuffix(".tmp") }.count, 1, "\(left)")
+        let next = try ZooBinary.run(["convert", source, out.path])
+        XCTAssertEqual(next.status, 0, next.stderr)
+        XCTAssertEqual(try files(), ["out.safetensors"])
+    }
 }

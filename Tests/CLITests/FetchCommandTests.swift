@@ -58,9 +58,9 @@ final class FetchCommandTests: XCTestCase {
 
     /// A manifest of one entry for `file`, with the given checksum field.
     func manifest(name: String = "tiny", file: String, checksum: String, format: String = "keras-h5",
-                  source: String = "keras") throws -> String {
+                  source: String = "keras", architecture: String = "resnet50", extra: String = "") throws -> String {
         let json = """
-            {"manifest_version": 1, "weights": [{"name": "\(name)", "architecture": "resnet50", "source": "\(source)",
+            {"manifest_version": 1, "weights": [{"name": "\(name)", "architecture": "\(architecture)", "source": "\(source)",\(extra)
              "reference": "test file", "format": "\(format)", "url": "https://weights.invalid/models/\(file)",
              "file_name": "\(file)", \(checksum), "preprocessing": "torch", "resize_transform": "resize256-crop224",
              "input_size": [224, 224, 3], "include_top": false, "classes": null}]}
@@ -154,8 +154,45 @@ final class FetchCommandTests: XCTestCase {
         XCTAssertEqual(try ranges(), ["-", "bytes=70000-", "bytes=140000-"])
         XCTAssertEqual(try Data(contentsOf: cache.appendingPathComponent("resnet50-fake.pth")), data)
         XCTAssertTrue(r.stdout.contains("sha256 \(sha) verified"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("python3 tools/convert_torchvision.py --arch resnet50 --state-dict "
-            + cache.appendingPathComponent("resnet50-fake.pth").path), r.stdout)
+        XCTAssertTrue(r.stdout.contains("ready: zoo predict --weights " + cache.appendingPathComponent("resnet50-fake.pth").path
+            + " IMAGE"), r.stdout)
+    }
+
+    /// A torchvision .pth (the resnet50 twin as torch.save wrote it) is fetched, checked as torch.hub
+    /// checks it (the sha256 prefix in its name), and runs as it is: PyTorch's outputs, no converter.
+    func testTorchvisionFileIsFetchedAndRunsAsItIs() throws {
+        let data = try Data(contentsOf: fixtureURL("foreign/resnet50.pth"))
+        let prefix = String(try hashlib("sha256", data).prefix(8))
+        let name = "resnet50-\(prefix).pth"
+        try data.write(to: root.appendingPathComponent("models/\(name)"))
+        let m = try manifest(name: "resnet50", file: name, checksum: "\"sha256_prefix\": \"\(prefix)\"", format: "torchvision-pth",
+                             source: "torchvision")
+        let r = try ZooBinary.run(["fetch", "resnet50", "--manifest", m, "--cache", cache.path, "--url-base", try startServer()])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let fetched = cache.appendingPathComponent(name)
+        XCTAssertTrue(r.stdout.contains("ready: zoo predict --weights \(fetched.path) IMAGE"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("--transform-input"), r.stdout)
+
+        let twin = fixtureURL("zoo/resnet50"), out = directory.appendingPathComponent("y.npy")
+        let run = try ZooBinary.run(["run", "--channel-divisor", "32", "--weights", fetched.path,
+                                     "--input", twin.appendingPathComponent("input.npy").path, "--out", out.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        try assertMatches(out, twin.appendingPathComponent("output.npy"))
+    }
+
+    /// GoogLeNet's entry records torchvision's transform_input; fetch says to turn it on.
+    func testGoogLeNetEntrySaysTransformInput() throws {
+        let data = try serve("googlenet-fake.pth", size: 5000)
+        let prefix = String(try hashlib("sha256", data).prefix(8))
+        let m = try manifest(name: "googlenet", file: "googlenet-fake.pth", checksum: "\"sha256_prefix\": \"\(prefix)\"",
+                             format: "torchvision-pth", source: "torchvision", architecture: "googlenet",
+                             extra: " \"transform_input\": true,")
+        let r = try ZooBinary.run(["fetch", "googlenet", "--manifest", m, "--cache", cache.path, "--url-base", try startServer()])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("ready: zoo predict --weights " + cache.appendingPathComponent("googlenet-fake.pth").path
+            + " --transform-input IMAGE"), r.stdout)
+        let list = try ZooBinary.run(["fetch", "--list", "--manifest", m])
+        XCTAssertTrue(list.stdout.contains("needs --transform-input"), list.stdout)
     }
 
     /// Stopped after the last byte but before the rename: the server answers 416 and the checksum decides.

@@ -47,4 +47,25 @@ extension RunCommandTests {
             try assertMatches(out, dir.appendingPathComponent("output.npy"))
         }
     }
+
+    /// A bare torchvision GoogLeNet file runs with transform_input off (torchvision's constructor
+    /// default); --transform-input gives PyTorch's googlenet(transform_input=True) on the same weights
+    /// (tools/make_transform_input_fixture.py). Other architectures have no such option.
+    func testTransformInputFlagOnABareGoogLeNetFile() throws {
+        let dir = twin("googlenet"), input = dir.appendingPathComponent("input.npy").path
+        let weights = fixtureURL("foreign/googlenet.safetensors").path
+        let out = directory.appendingPathComponent("t.npy")
+        let on = try ZooBinary.run(["run", "--channel-divisor", "16", "--weights", weights, "--transform-input",
+                                    "--input", input, "--out", out.path])
+        XCTAssertEqual(on.status, 0, on.stderr)
+        try assertMatches(out, fixtureURL("foreign/googlenet-transform-input-output.npy"))
+        let off = try ZooBinary.run(["run", "--channel-divisor", "16", "--weights", weights, "--input", input, "--out", out.path])
+        XCTAssertEqual(off.status, 0, off.stderr)
+        try assertMatches(out, dir.appendingPathComponent("output.npy"))
+
+        let resnet = try ZooBinary.run(["run", "--channel-divisor", "32", "--weights", fixtureURL("foreign/resnet50.pth").path,
+                                        "--transform-input", "--input", input, "--out", out.path])
+        XCTAssertNotEqual(resnet.status, 0)
+        XCTAssertTrue(resnet.stderr.contains("resnet50 has no transform_input"), resnet.stderr)
+    }
 }

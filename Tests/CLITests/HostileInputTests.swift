@@ -49,8 +49,16 @@ final class HostileInputTests: XCTestCase {
                           "--input-size's height and width must be from 1 to 4096, got 99999999")
         try assertRefused(["summary", "vgg16", "--input-size", "224x"], "--input-size must look like 224x224")
         try assertRefused(["summary", "lenet5", "--input-size", "1000x1000"], "lenet5: input height 1000 is out of range; expected 1 to 256")
-        // In range, but fc1's weights grow with the input: refused with the estimate, nothing allocated.
-        try assertRefused(["summary", "vgg16", "--input-size", "1792x1792"],
+        try assertRefused(["summary", "vgg16", "--input-size", "5000x5000"],
+                          "--input-size's height and width must be from 1 to 4096, got 5000")
+        // In range, but fc1's weights grow with the input: a model built to run is refused with the
+        // estimate before anything is allocated (`summary` builds none: see the next test).
+        let x = directory.appendingPathComponent("big.npy")
+        let header = Array("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1792, 1792, 3), }".utf8)
+        let padded = header + Array(repeating: UInt8(ascii: " "), count: (64 - (10 + header.count + 1) % 64) % 64) + [10]
+        try (Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(padded.count & 0xFF), UInt8(padded.count >> 8)] + padded)
+            + Data(count: 1792 * 1792 * 3 * 4)).write(to: x)
+        try assertRefused(["run", "--model", "vgg16", "--input", x.path, "--out", directory.appendingPathComponent("y.npy").path],
                           "vgg16 with a 1792x1792 input: fc1's weights (1605632 x 4096) would need about 26 GB of memory")
         let usage = try run(["summary", "lenet5", "--classes", "0"])
         XCTAssertTrue(usage.stderr.contains("Usage: zoo summary"), "the subcommand's usage: \(usage.stderr)")
@@ -60,6 +68,16 @@ final class HostileInputTests: XCTestCase {
         let r = try run(["summary", "vgg16", "--no-top", "--input-size", "1792x1792"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("(None, 56, 56, 512)"), r.stdout)
+    }
+
+    /// `summary` works from shapes alone: under the 8 GB limit it prints the table of a network
+    /// whose weights alone would take 26 GB.
+    func testSummaryAllocatesNoWeights() throws {
+        let r = try run(["summary", "vgg16", "--input-size", "1792x1792"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("fc1 (Dense)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("6,576,672,768"), "fc1: 1605632 x 4096 weights and 4096 biases\n\(r.stdout)")
+        XCTAssertTrue(r.stdout.contains("Total params: 6,612,265,768"), r.stdout)
     }
 
     func testNPYWhoseShapeOverflowsIsRefused() throws {

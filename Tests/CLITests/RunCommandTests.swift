@@ -17,14 +17,6 @@ final class RunCommandTests: XCTestCase {
         fixtureURL("zoo/\(name)")
     }
 
-    func assertMatches(_ ours: URL, _ reference: URL, file: StaticString = #filePath, line: UInt = #line) throws {
-        let a = try readFloat32NPY(ours), b = try readFloat32NPY(reference)
-        XCTAssertEqual(a.shape, b.shape, file: file, line: line)
-        let scale = max(1, b.values.map(abs).max() ?? 1)
-        let diff = zip(a.values, b.values).map { abs($0 - $1) }.max() ?? .infinity
-        XCTAssertLessThanOrEqual(diff, 1e-4 * scale, "max |diff| \(diff)", file: file, line: line)
-    }
-
     func testKerasResNetTwinThroughTheBinary() throws {
         let dir = twin("resnet50-keras")
         for weights in ["weights.h5", "weights.weights.h5"] {

@@ -105,6 +105,54 @@ final class GradCAMTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, 2e-2 * scale, "max |numeric - analytic| \(worst), scale \(scale)", file: file, line: line)
     }
 
+    /// lenet5-paper with weights trained in PyTorch on the digits (a random twin's maps are all zero):
+    /// the score is the negated RBF penalty, the layer c3 (the convolution with its scaled tanh).
+    func testTrainedPaperLeNet5MapsMatchPyTorchGradCAM() throws {
+        struct PaperSpec: Decodable { let layer: String; let top1: [Int]; let other: Int; let shape: [Int] }
+        let dir = "gradcam/lenet5-paper"
+        let spec = try JSONDecoder().decode(PaperSpec.self, from: Data(contentsOf: fixtureURL("\(dir)/spec.json")))
+        let model = try Catalog.architecture(named: "lenet5-paper").make()
+        let network = model.network
+        var loaded: [String] = []
+        func load(_ parameter: Parameter?, _ key: String) throws {
+            let p = try XCTUnwrap(parameter, key)
+            let value = try NPY.read(fixtureURL("\(dir)/\(key).npy"))
+            XCTAssertEqual(value.shape, p.shape, key)
+            p.value = value
+            loaded.append(key)
+        }
+        for name in ["c1", "c3", "c5"] {
+            let conv = try XCTUnwrap(network.layer(named: name) as? Conv2D)
+            try load(conv.kernel, "\(name)_kernel")
+            try load(conv.bias, "\(name)_bias")
+        }
+        let f6 = try XCTUnwrap(network.layer(named: "f6") as? Dense)
+        try load(f6.kernel, "f6_kernel")
+        try load(f6.bias, "f6_bias")
+        for name in ["s2", "s4"] {
+            let s = try XCTUnwrap(network.layer(named: name) as? Subsampling)
+            try load(s.coefficient, "\(name)_coefficient")
+            try load(s.bias, "\(name)_bias")
+        }
+        try load((network.layer(named: "predictions") as? EuclideanRBF)?.centers, "predictions_centers")
+        XCTAssertEqual(loaded.count, 13)
+        let x = try NPY.read(fixtureURL("\(dir)/input.npy"))
+        assertMapsClose(try model.predict(x), try NPY.read(fixtureURL("\(dir)/penalties.npy")), "penalties")
+
+        let cam = try GradCAM(model: model)
+        XCTAssertEqual(cam.layer, spec.layer, "LeNet-5's default Grad-CAM layer")
+        let top = try cam.explain(x)
+        XCTAssertEqual(top.classes, spec.top1)
+        XCTAssertEqual(top.maps.shape, spec.shape)
+        assertMapsClose(top.maps, try NPY.read(fixtureURL("\(dir)/maps.npy")), "lenet5-paper top-1")
+        let size = spec.shape[1] * spec.shape[2]
+        for image in 0..<spec.shape[0] {
+            XCTAssertGreaterThan((0..<size).map { top.maps[flat: image * size + $0] }.max() ?? 0, 0, "image \(image): an all-zero map")
+        }
+        let other = try cam.explain(x, classes: Array(repeating: spec.other, count: x.shape[0]))
+        assertMapsClose(other.maps, try NPY.read(fixtureURL("\(dir)/maps_other.npy")), "lenet5-paper class \(spec.other)")
+    }
+
     func testScoreGradientOfPenaltiesIsTheNegatedPenaltysGradient() throws {
         let model = try Catalog.architecture(named: "lenet5-paper").make()
         let x = try NPY.read(fixtureURL("zoo/lenet5/input.npy"))

@@ -80,10 +80,25 @@ final class BadForeignFileTests: XCTestCase {
         refused(try write(bytes, "damaged.pth"), "CRC-32 mismatch")
     }
 
-    func testTarFormatIsRefusedClearly() throws {
-        var tar = [UInt8](repeating: 0, count: 1024)
-        tar.replaceSubrange(0..<8, with: Array("sys_info".utf8))
-        tar.replaceSubrange(257..<262, with: Array("ustar".utf8))
-        refused(try write(tar, "old.tar"), "oldest (tar) format", "torch.save(model.state_dict(), path)")
+    /// PyTorch's tar format (tools/make_tar_fixture.py), damaged: a header whose checksum fails,
+    /// the archive cut anywhere, a storage count past its member, a tensor past its storage.
+    func testDamagedTarFiles() throws {
+        var header = [UInt8](repeating: 0, count: 1024)
+        header.replaceSubrange(0..<8, with: Array("sys_info".utf8))
+        header.replaceSubrange(257..<262, with: Array("ustar".utf8))
+        refused(try write(header, "old.tar"), "wrong checksum; expected a tar header")
+
+        let url = Self.foreign.appendingPathComponent("resnet50-tar.pth")
+        let bytes = [UInt8](try Data(contentsOf: url))
+        // tarfile pads archives with zero blocks; cuts inside the members' data are what must fail.
+        let end = try XCTUnwrap(TarDirectory(ReadOnlyFile(url)).members.map(\.data.upperBound).max())
+        for keep in stride(from: 600, to: end, by: end / 23) {
+            let cut = try write(Array(bytes.prefix(keep)), "cut-\(keep).pth")
+            _ = expectWeightFileError { _ = try WeightFile.read(cut) }
+        }
+        refused(try write(Array(bytes.prefix(end - 100)), "short.pth"), "truncated file?")
+        refused(Self.foreign.appendingPathComponent("tar-storage-past-member.pth"), "past the end of the 'storages' member")
+        refused(Self.foreign.appendingPathComponent("tar-tensor-past-storage.pth"), "but its storage is bytes")
+        refused(Self.foreign.appendingPathComponent("tar-view-past-root.pth"), "views elements")
     }
 }

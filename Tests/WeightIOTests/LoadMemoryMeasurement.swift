@@ -33,24 +33,12 @@ final class LoadMemoryMeasurement: XCTestCase {
         guard let path = ProcessInfo.processInfo.environment[LoadMemoryMeasurement.fileVariable] else {
             throw XCTSkip("run by tools/measure_load_memory.py")
         }
-        let baseline = processStatusKB("VmRSS")
-        let model = LoadMemoryMeasurement.vgg16Shaped()
-        let withModel = processStatusKB("VmRSS")
-        let weightsKB = model.parameterCount * 4 / 1024
-        let start = Date()
-        let report = try model.loadWeights(from: URL(fileURLWithPath: path))
-        let seconds = Date().timeIntervalSince(start)
-        let peak = processStatusKB("VmHWM")
-        XCTAssertTrue(report.isComplete, "\(report)")
-        func mib(_ kb: Int) -> Double { Double(kb) / 1024 }
-        let modelRatio = Double(withModel - baseline) / Double(weightsKB)
-        let loadRatio = Double(peak - withModel) / Double(weightsKB)
-        print(String(format: "MEMORY weights %.1f MiB; process %.1f MiB before the model, %.1f MiB with it "
-                     + "(%.2fx the weights: values and gradients), peak %.1f MiB during the load: the load adds "
-                     + "%.3fx the weights; total above the process baseline %.2fx; load took %.2f s",
-                     mib(weightsKB), mib(baseline), mib(withModel), modelRatio, mib(peak), loadRatio,
-                     Double(peak - baseline) / Double(weightsKB), seconds))
+        let figures = try LoadMemoryFigures.measure(build: LoadMemoryMeasurement.vgg16Shaped, weightCount: \.parameterCount) {
+            let report = try $0.loadWeights(from: URL(fileURLWithPath: path))
+            XCTAssertTrue(report.isComplete, "\(report)")
+        }
+        print("MEMORY " + figures.summary)
         // What loading itself costs on top of the model's own tensors.
-        XCTAssertLessThanOrEqual(loadRatio, 0.3)
+        XCTAssertLessThanOrEqual(figures.loadRatio, 0.3)
     }
 }

@@ -17,18 +17,19 @@ final class ForeignWeightTests: XCTestCase {
     static let files: [(String, String, WeightFormat)] = [
         ("resnet50.pth", "resnet50", .pytorchZip),
         ("resnet34-legacy.pth", "resnet34", .pytorchLegacy),
+        ("resnet50-tar.pth", "resnet50", .pytorchTar),
         ("alexnet-checkpoint.pth", "alexnet", .pytorchZip),
         ("googlenet.safetensors", "googlenet", .safetensors),
         ("vgg16-bn-timm.safetensors", "vgg16-bn", .safetensors),
     ]
 
-    func twin(_ name: String) throws -> (URL, TwinParityTests.Spec) {
+    static func twin(_ name: String) throws -> (URL, TwinParityTests.Spec) {
         let dir = Self.fixtures.appendingPathComponent("zoo/\(name)")
         return (dir, try JSONDecoder().decode(TwinParityTests.Spec.self, from: Data(contentsOf: dir.appendingPathComponent("spec.json"))))
     }
 
     /// The twin's model, shaped as its spec says (logits out: these are torchvision twins).
-    func model(_ spec: TwinParityTests.Spec) throws -> Model {
+    static func model(_ spec: TwinParityTests.Spec) throws -> Model {
         var o = ModelOptions(classes: spec.classes, inputSize: (spec.input_shape[1], spec.input_shape[2]))
         o.channelDivisor = spec.channel_divisor ?? 1
         o.hiddenUnits = spec.hidden_units
@@ -52,7 +53,7 @@ final class ForeignWeightTests: XCTestCase {
     func testMappedTensorsEqualTheConvertersFile() throws {
         for (file, architecture, _) in Self.files {
             let mapped = try WeightFile.openMapped(Self.foreign.appendingPathComponent(file)).read()
-            let converted = try WeightFile.read(twin(architecture).0.appendingPathComponent("weights.h5"))
+            let converted = try WeightFile.read(Self.twin(architecture).0.appendingPathComponent("weights.h5"))
             XCTAssertEqual(mapped.layers.map(\.name), converted.layers.map(\.name), file)
             for (a, b) in zip(mapped.layers, converted.layers) {
                 XCTAssertEqual(a.weights.map(\.value), b.weights.map(\.value), "\(file) \(a.name)")
@@ -62,8 +63,8 @@ final class ForeignWeightTests: XCTestCase {
 
     func testTwinsGivePyTorchsOutputs() throws {
         for (file, architecture, _) in Self.files {
-            let (dir, spec) = try twin(architecture)
-            let model = try self.model(spec)
+            let (dir, spec) = try Self.twin(architecture)
+            let model = try Self.model(spec)
             let report = try model.loadWeights(from: Self.foreign.appendingPathComponent(file))
             XCTAssertTrue(report.isComplete && report.inFileNotInModel.isEmpty, "\(file): \(report)")
             let y = try model.predict(try NPY.read(dir.appendingPathComponent("input.npy")))
@@ -117,5 +118,22 @@ final class ForeignWeightTests: XCTestCase {
             XCTAssertEqual(e?.path, "w")
             XCTAssertTrue(e?.message.contains("for shape (10) of float32, but its storage is bytes") == true, "\(error)")
         }
+    }
+
+    /// The API's transform_input on a bare torchvision GoogLeNet file gives PyTorch's
+    /// googlenet(transform_input=True) on the same weights (tools/make_transform_input_fixture.py).
+    func testTransformInputOptionOnABareGoogLeNetFile() throws {
+        let (dir, spec) = try Self.twin("googlenet")
+        var o = ModelOptions()
+        o.channelDivisor = spec.channel_divisor ?? 1
+        o.transformInput = true
+        let (model, report) = try Model.load(from: Self.foreign.appendingPathComponent("googlenet.safetensors"), options: o)
+        XCTAssertTrue(report.isComplete, "\(report)")
+        XCTAssertTrue(model.options.transformInput)
+        let y = try model.predict(try NPY.read(dir.appendingPathComponent("input.npy")))
+        assertClose(y, try NPY.read(Self.foreign.appendingPathComponent("googlenet-transform-input-output.npy")), "transform_input on")
+        o.transformInput = false
+        let (plain, _) = try Model.load(from: Self.foreign.appendingPathComponent("googlenet.safetensors"), options: o)
+        XCTAssertFalse(plain.options.transformInput, "off for a bare file, as torchvision's constructor")
     }
 }

@@ -30,6 +30,8 @@ final class PretrainedManifestTests: XCTestCase {
             XCTAssertEqual(e.url.lastPathComponent, e.fileName, e.name)
             XCTAssertEqual(e.inputSize, e.name == "alexnet-caffe" ? [227, 227, 3] : [224, 224, 3], e.name)
             XCTAssertEqual(e.classes, e.includeTop ? "imagenet_classes.txt" : nil, e.name)
+            // torchvision's googlenet builder turns transform_input on for its ImageNet weights.
+            XCTAssertEqual(e.transformInput, e.name == "googlenet", e.name)
             if e.source == "keras" {
                 XCTAssertEqual(e.format, "keras-h5", e.name)
                 XCTAssertEqual(e.url.host, "storage.googleapis.com", e.name)

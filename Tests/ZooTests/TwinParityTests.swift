@@ -26,7 +26,7 @@ final class TwinParityTests: XCTestCase {
 
     static let root = fixtureURL("zoo")
 
-    func twins() throws -> [(URL, Spec)] {
+    static func twins() throws -> [(URL, Spec)] {
         let dirs = try FileManager.default.contentsOfDirectory(at: Self.root, includingPropertiesForKeys: nil)
         return try dirs.sorted { $0.path < $1.path }.compactMap { dir in
             let url = dir.appendingPathComponent("spec.json")
@@ -35,7 +35,7 @@ final class TwinParityTests: XCTestCase {
         }
     }
 
-    func model(_ spec: Spec) throws -> Model {
+    static func model(_ spec: Spec) throws -> Model {
         var o = ModelOptions(classes: spec.classes, inputSize: (spec.input_shape[1], spec.input_shape[2]))
         o.channelDivisor = spec.channel_divisor ?? 1
         o.hiddenUnits = spec.hidden_units
@@ -44,18 +44,18 @@ final class TwinParityTests: XCTestCase {
     }
 
     func testEveryArchitectureHasATwin() throws {
-        let covered = Set(try twins().map { $0.1.architecture })
+        let covered = Set(try Self.twins().map { $0.1.architecture })
         // The paper's LeNet-5 has its PyTorch twin in LeNet5ParityTests (forward and backward).
         let expected = Set(Catalog.all.map(\.name)).subtracting(["lenet5-paper"])
         XCTAssertEqual(covered.intersection(expected), expected, "missing twins: \(expected.subtracting(covered))")
     }
 
     func testTwinsMatchTheirReferenceOutputsAndTaps() throws {
-        for (dir, spec) in try twins() {
+        for (dir, spec) in try Self.twins() {
             let weightFiles = spec.files.filter { $0.hasSuffix(".h5") }
             XCTAssertFalse(weightFiles.isEmpty, dir.lastPathComponent)
             for file in weightFiles {
-                let m = try model(spec)
+                let m = try Self.model(spec)
                 let report = try m.loadWeights(from: dir.appendingPathComponent(file))
                 XCTAssertTrue(report.isComplete && report.inFileNotInModel.isEmpty, "\(dir.lastPathComponent)/\(file): \(report)")
                 if let t = spec.trainable_params { XCTAssertEqual(m.trainableParameters, t, "\(spec.architecture) trainable") }
@@ -83,7 +83,7 @@ final class TwinParityTests: XCTestCase {
                              ("googlenet-caffe.caffemodel", "googlenet-caffe")] {
             let dir = Self.root.appendingPathComponent(twin)
             let spec = try JSONDecoder().decode(Spec.self, from: Data(contentsOf: dir.appendingPathComponent("spec.json")))
-            let m = try model(spec)
+            let m = try Self.model(spec)
             m.preprocessing = .none
             let report = try m.loadWeights(from: caffe.appendingPathComponent(file))
             XCTAssertTrue(report.isComplete, "\(file): \(report)")
@@ -106,7 +106,7 @@ final class TwinParityTests: XCTestCase {
         let bad = fixtureURL("caffe/bad")
         for (file, expected) in [("wrong-blob-count.caffemodel", "layer 'conv2' has 2 weights (kernel, bias), the file's layer 'conv2'"),
                                  ("wrong-blob-shape.caffemodel", "layer 'conv1' weight 'kernel' expects (11, 11, 3, 6), the file has (5, 5, 3, 6) at conv1/blobs/0")] {
-            let m = try model(spec)
+            let m = try Self.model(spec)
             let before = m.network.allLayers.flatMap(\.weights).map(\.value)
             let url = bad.appendingPathComponent(file)
             do {

@@ -295,7 +295,8 @@ extension PretrainedManifest {
       "classes": "imagenet_classes.txt",
       "torchvision_default": true,
       "imagenet_top1": "69.778",
-      "imagenet_top5": "89.53"
+      "imagenet_top5": "89.53",
+      "transform_input": true
     },
     {
       "name": "resnet18",

@@ -60,7 +60,7 @@ public struct PretrainedWeights: Sendable {
     public let source: String
     /// How the reference framework names these weights, e.g. `torchvision.models.ResNet50_Weights.IMAGENET1K_V2`.
     public let reference: String
-    /// `keras-h5` (loads as it is) or `torchvision-pth` (goes through tools/convert_torchvision.py first).
+    /// `keras-h5`, `torchvision-pth` or `caffemodel`; each loads as it is.
     public let format: String
     public let url: URL
     /// The host's own file name, kept in the cache.
@@ -76,6 +76,9 @@ public struct PretrainedWeights: Sendable {
     public let classes: String?
     /// torchvision's ImageNet-1K top-1 accuracy as published, e.g. `80.858`.
     public let imagenetTop1: String?
+    /// torchvision GoogLeNet's `transform_input`, which its builder turns on for these weights and
+    /// a bare `.pth` file cannot record (`--transform-input`).
+    public let transformInput: Bool
 }
 
 /// The manifest of hosted ImageNet weights (weights/manifest.json, written by tools/make_weights_manifest.py).
@@ -126,6 +129,7 @@ public struct PretrainedManifest: Sendable {
             let md5, sha1, sha256, sha256_prefix, classes, imagenet_top1: String?
             let input_size: [Int]
             let include_top: Bool
+            let transform_input: Bool?
         }
     }
 
@@ -180,7 +184,7 @@ public struct PretrainedManifest: Sendable {
                 name: e.name, architecture: e.architecture, source: e.source, reference: e.reference, format: e.format,
                 url: url, fileName: e.file_name, checksum: checksum, preprocessing: e.preprocessing,
                 resizeTransform: e.resize_transform, inputSize: e.input_size, includeTop: e.include_top,
-                classes: e.classes, imagenetTop1: e.imagenet_top1)
+                classes: e.classes, imagenetTop1: e.imagenet_top1, transformInput: e.transform_input ?? false)
         }
         self.classLists = classLists
     }

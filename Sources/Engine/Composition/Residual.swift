@@ -52,7 +52,7 @@ public final class Residual: Layer {
         activation.apply(sum.mutableData(), count: sum.count, lastAxis: shape.last!)
         if mode == .training {
             savedOutputShape = shape
-            savedOutput = activation == .linear ? nil : sum
+            savedOutput = activation.keptForBackward(sum)
         }
         return sum
     }
@@ -61,10 +61,7 @@ public final class Residual: Layer {
         let shape = try requireSaved(savedOutputShape)
         try requireGradientShape(outputGradient, shape)
         var g = outputGradient
-        if activation != .linear {
-            let y = try requireSaved(savedOutput)
-            activation.backward(g.mutableData(), output: y.data, count: g.count, lastAxis: shape.last!)
-        }
+        activation.backward(&g, kept: savedOutput, lastAxis: shape.last!)
         // Each path runs backward only if it has weights to update or the caller needs dx.
         var inputGradient: Tensor?
         if needsInputGradient || main.hasTrainableParameters {

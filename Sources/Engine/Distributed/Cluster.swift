@@ -7,7 +7,7 @@ import Foundation
 /// MPI is initialized only when the process was launched by mpirun (`Cluster.world()`), so
 /// plain `zoo` never touches it. A failed call throws `ClusterError`; a rank that dies ends the
 /// whole job (mpirun's default), so no rank waits forever on a collective.
-public final class Cluster {
+public final class Cluster: BatchStatisticsGroup {
     /// This process's place in the job, 0..<size.
     public let rank: Int
     /// The number of processes in the job.
@@ -98,6 +98,16 @@ public final class Cluster {
     /// Rank `root`'s `values` on every rank.
     public func broadcast(_ tensor: inout Tensor, from root: Int = 0) throws {
         try tensor.withUnsafeMutableBufferPointer { try broadcast(UnsafeMutableRawBufferPointer($0), from: root) }
+    }
+
+    /// Rank `root`'s `data` on every rank (what the others pass is ignored).
+    public func broadcast(_ data: Data, from root: Int = 0) throws -> Data {
+        guard size > 1 else { return data }
+        var count = Int64(data.count)
+        try withUnsafeMutableBytes(of: &count) { try broadcast($0, from: root) }
+        var out = rank == root ? data : Data(count: Int(count))
+        try out.withUnsafeMutableBytes { try broadcast($0, from: root) }
+        return out
     }
 
     /// Every rank's `data`, in rank order, on every rank (sizes may differ).

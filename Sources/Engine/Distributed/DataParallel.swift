@@ -7,8 +7,10 @@ import Foundation
 /// The result does not depend on the number of ranks: a batch's gradient is the mean over all its
 /// samples however they are split, augmentations run on the whole batch gathered on every rank
 /// (so their random draws are the single process's), and each `Dropout` draws the masks of the
-/// whole batch and keeps its own rows. What differs is rounding, and BatchNorm in training mode,
-/// which normalizes each rank's share by its own statistics (as PyTorch DDP does).
+/// whole batch and keeps its own rows. What differs is rounding, and BatchNorm in training mode:
+/// by default it normalizes each rank's share by that share's statistics and every rank then takes
+/// rank 0's running statistics, as PyTorch's DistributedDataParallel does (it broadcasts its
+/// buffers); with `synchronizesBatchNorm` the statistics are the global batch's on every rank.
 extension Trainer {
     /// One epoch's `batches` (positions in `training`), each split across `cluster`'s ranks.
     /// `started` is called before each batch that has any readable sample and gives its position
@@ -18,7 +20,15 @@ extension Trainer {
                      ended: (Int, Float) throws -> Void) throws {
         let averager = GradientAverager(parameters: model.trainableParameters, cluster: cluster)
         let dropouts = dropoutLayers
-        defer { for d in dropouts { d.globalBatch = nil } }
+        let norms = model.allLayers.compactMap { $0 as? BatchNorm }
+        let synchronization = synchronizesBatchNorm ? BatchNormSynchronization(group: cluster) : nil
+        for norm in norms { norm.synchronization = synchronization }
+        defer {
+            for d in dropouts { d.globalBatch = nil }
+            for norm in norms { norm.synchronization = nil }
+        }
+        // Whether a training step exchanges statistics, so that a rank without samples must take part.
+        let exchanges = synchronization != nil && norms.contains { !$0.isFrozen }
         for global in batches {
             let share = Array(global[cluster.share(of: global.count)])
             var local: Batch?
@@ -32,19 +42,55 @@ extension Trainer {
             if !augmentations.isEmpty {
                 local = try augmentedShare(local, counts: counts, offset: offset, classes: training.classes, cluster)
             }
+            // Synchronized statistics: a rank with no sample runs one stand-in sample of zeros that
+            // counts for nothing, to take its part in every exchange of the step.
+            let standIn = exchanges && counts.contains(0)
+                ? try standInBatch(local, counts: counts, classes: training.classes, cluster) : nil
             var lossShare: Float = 0
             if let batch = local {
+                synchronization?.contributes = true
                 for d in dropouts { d.globalBatch = (offset, total) }
                 let result = try computeGradients(batch, at: position)
                 try metrics.add(logits: headOutput.scores(result.output), labels: batch.labels, meanLoss: result.value)
                 lossShare = result.value * Float(batch.count) / Float(total)
+            } else if let standIn {
+                synchronization?.contributes = false
+                // One sample drawn at the batch's start, the rest skipped: the whole batch's masks.
+                for d in dropouts { d.globalBatch = (0, total) }
+                _ = try computeGradients(standIn, at: position)
+                model.zeroGradients()
             } else {
                 model.zeroGradients()
                 for d in dropouts { d.skipMasks(samples: total) }
             }
             let loss = try averager.average(share: Float(local?.count ?? 0) / Float(total), extra: lossShare)
             try update(at: position)
+            if synchronization == nil { try takeRunningStatistics(of: norms, from: cluster) }
             try ended(total, loss)
+        }
+    }
+
+    /// On a rank without samples, one sample of zeros shaped like the other ranks' (all ranks
+    /// take part in the exchange); nil on the others.
+    private func standInBatch(_ local: Batch?, counts: [Int], classes: Int, _ cluster: Cluster) throws -> Batch? {
+        let shapes = try cluster.allGather(Data(integers: local.map { Array($0.inputs.shape.dropFirst()) } ?? []))
+        guard local == nil, let first = counts.firstIndex(where: { $0 > 0 }) else { return nil }
+        return Batch(inputs: Tensor(zeros: [1] + shapes[first].integers), labels: [0], classes: classes)
+    }
+
+    /// Rank 0's running statistics of every training BatchNorm on every rank, in one exchange: each
+    /// rank updated its own from its share, and validation and the saved model must not depend on
+    /// which rank evaluates or writes (DistributedDataParallel broadcasts its buffers likewise).
+    private func takeRunningStatistics(of norms: [BatchNorm], from cluster: Cluster) throws {
+        let state = norms.filter { !$0.isFrozen }.flatMap(\.state)
+        guard !state.isEmpty else { return }
+        var values = state.flatMap(\.value.scalars)
+        try values.withUnsafeMutableBytes { try cluster.broadcast($0) }
+        var at = 0
+        for p in state {
+            let n = p.value.count
+            p.value.mutableData().update(from: Array(values[at..<(at + n)]), count: n)
+            at += n
         }
     }
 

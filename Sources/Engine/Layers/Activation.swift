@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Every case's derivative can be computed from the activation's *output*, so layers that fuse
 /// an activation (Keras's `Dense(..., activation="relu")`) keep only their output for backward.
-public enum Activation: Equatable, Sendable {
+public enum Activation: Equatable, Sendable, Codable {
     case linear, relu, sigmoid, tanh
     /// max(x, alpha * x), alpha in (0, 1).
     case leakyReLU(alpha: Float)
@@ -187,5 +187,17 @@ public final class ActivationLayer: Layer {
         var g = outputGradient
         activation.backward(g.mutableData(), output: y.data, count: g.count, lastAxis: y.shape.last!)
         return g
+    }
+}
+
+extension Activation {
+    /// What a layer with this activation fused in keeps of a training forward's output for its
+    /// backward: the output (the derivative is read from it), or nothing for `.linear`.
+    func keptForBackward(_ output: Tensor) -> Tensor? { self == .linear ? nil : output }
+
+    /// dLoss/dOutput into dLoss/dPre-activation, in place, from the output `keptForBackward` kept.
+    func backward(_ gradient: inout Tensor, kept output: Tensor?, lastAxis: Int) {
+        guard self != .linear, let output else { return }
+        backward(gradient.mutableData(), output: output.data, count: gradient.count, lastAxis: lastAxis)
     }
 }

@@ -19,6 +19,10 @@ public enum BatchNormConvention: Sendable {
 /// A frozen layer (`isFrozen`) normalizes with the running statistics even in training mode and
 /// never updates them, as Keras does for `trainable = False`: fine-tuning a pretrained trunk
 /// relies on it, since a small new dataset's batch statistics would wreck the trunk's features.
+///
+/// Under data parallelism each rank normalizes its share of the batch by that share's statistics
+/// (PyTorch DDP's default) unless `synchronization` is set (`--sync-bn`, PyTorch's
+/// `SyncBatchNorm`): then the statistics and the backward's sums are those of the global batch.
 public final class BatchNorm: Layer {
     public let name: String
     public var kerasClassName: String { "BatchNormalization" }
@@ -33,6 +37,9 @@ public final class BatchNorm: Layer {
     public let movingVariance: Parameter
     /// The frozen flag of a layer with neither gamma nor beta, which has no parameter to carry it.
     private var frozenWithoutParameters = false
+    /// The ranks whose shares of one global batch this layer normalizes together, or nil: a training
+    /// forward uses the statistics of its own input. Set per step by data-parallel training.
+    public var synchronization: BatchNormSynchronization?
 
     /// What backward needs from the last training-mode forward: the statistics the input was
     /// normalized with, and whether they were the batch's own (so the gradient flows through them).
@@ -41,6 +48,8 @@ public final class BatchNorm: Layer {
         var mean: [Float]
         var inverseStd: [Float]
         var batchStatistics: Bool
+        /// The synchronization the statistics came from and the global batch's rows (nil: this input's own).
+        var synchronized: (sync: BatchNormSynchronization, globalRows: Int)?
     }
     private var saved: Saved?
 
@@ -54,10 +63,10 @@ public final class BatchNorm: Layer {
         self.momentum = momentum
         self.convention = convention
         let c = max(channels, 0)
-        gamma = scale ? Parameter(name: "gamma", value: Tensor(shape: [c], repeating: 1)) : nil
-        beta = center ? Parameter(name: "beta", value: Tensor(zeros: [c])) : nil
-        movingMean = Parameter(name: "moving_mean", value: Tensor(zeros: [c]), trainable: false)
-        movingVariance = Parameter(name: "moving_variance", value: Tensor(shape: [c], repeating: 1), trainable: false)
+        gamma = scale ? Parameter(name: "gamma", shape: [c], initializer: .ones) : nil
+        beta = center ? Parameter(name: "beta", shape: [c], initializer: .zeros) : nil
+        movingMean = Parameter(name: "moving_mean", shape: [c], initializer: .zeros, trainable: false)
+        movingVariance = Parameter(name: "moving_variance", shape: [c], initializer: .ones, trainable: false)
     }
 
     public var parameters: [Parameter] { [gamma, beta].compactMap { $0 } }
@@ -94,15 +103,24 @@ public final class BatchNorm: Layer {
         let rows = input.count / channels
         let useBatch = mode == .training && !isFrozen
         let mean: [Float], inverse: [Float]
+        var synchronized: (sync: BatchNormSynchronization, globalRows: Int)?
         if useBatch {
-            if convention == .pytorch && rows < 2 {
-                throw LayerError(layer: name, "training needs more than one value per channel to estimate the variance, "
-                    + "got input shape \(shapeString(input.shape))")
+            let moments: (mean: [Double], variance: [Double], count: Int)
+            if let sync = synchronization {
+                moments = try globalMoments(input.data, rows: rows, sync)
+                synchronized = (sync, moments.count)
+            } else {
+                let sums = channelSums(input.data, rows: rows)
+                let m = sums.map { $0 / Double(rows) }
+                moments = (m, squaredDeviations(input.data, rows: rows, mean: m).map { $0 / Double(rows) }, rows)
             }
-            let (batchMean, batchVariance) = channelMoments(input.data, rows: rows)
-            mean = batchMean.map { Float($0) }
-            inverse = inverseStd(of: batchVariance.map { Float($0) })
-            updateRunningStatistics(mean: batchMean, variance: batchVariance, count: rows)
+            if convention == .pytorch && moments.count < 2 {
+                throw LayerError(layer: name, "training needs more than one value per channel to estimate the variance, "
+                    + "got input shape \(shapeString(input.shape))" + (synchronized == nil ? "" : " (\(moments.count) in the global batch)"))
+            }
+            mean = moments.mean.map { Float($0) }
+            inverse = inverseStd(of: moments.variance.map { Float($0) })
+            updateRunningStatistics(mean: moments.mean, variance: moments.variance, count: moments.count)
         } else {
             mean = movingMean.value.scalars
             inverse = inverseStd(of: movingVariance.value.scalars)
@@ -110,8 +128,29 @@ public final class BatchNorm: Layer {
         let (scale, shift) = affine(mean: mean, inverseStd: inverse)
         var out = Tensor(uninitialized: input.shape)
         applyAffine(input.data, out.mutableData(), rows: rows, scale: scale, shift: shift)
-        if mode == .training { saved = Saved(input: input, mean: mean, inverseStd: inverse, batchStatistics: useBatch) }
+        if mode == .training {
+            saved = Saved(input: input, mean: mean, inverseStd: inverse, batchStatistics: useBatch,
+                          synchronized: synchronized)
+        }
         return out
+    }
+
+    /// Mean and biased variance per channel over every rank's rows, and their number: the sums and
+    /// counts, then the squared deviations from the global mean, summed over the ranks (two
+    /// exchanges: the two passes a single process makes).
+    private func globalMoments(_ x: UnsafePointer<Float>, rows: Int, _ sync: BatchNormSynchronization) throws
+        -> (mean: [Double], variance: [Double], count: Int) {
+        let local = sync.contributes ? rows : 0
+        var first = sync.contributes ? channelSums(x, rows: rows) : [Double](repeating: 0, count: channels)
+        first.append(Double(local))
+        first = try sync.group.sum(first)
+        let count = Int(first[channels].rounded())
+        guard count > 0 else { throw LayerError(layer: name, "no rank holds a sample of this batch") }
+        let mean = first.prefix(channels).map { $0 / Double(count) }
+        let deviations = sync.contributes ? squaredDeviations(x, rows: rows, mean: mean)
+            : [Double](repeating: 0, count: channels)
+        let variance = try sync.group.sum(deviations).map { $0 / Double(count) }
+        return (mean, variance, count)
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
@@ -122,9 +161,10 @@ public final class BatchNorm: Layer {
         let trainGamma = gamma?.trainable == true, trainBeta = beta?.trainable == true
 
         // Sums of dy and dy * xhat per channel: the gamma/beta gradients, and the terms through
-        // which the batch mean and variance pass the gradient back.
+        // which the batch mean and variance pass the gradient back. A rank standing in without
+        // samples adds nothing.
         var sumDy = [Double](repeating: 0, count: channels), sumDyXhat = sumDy
-        if s.batchStatistics || trainGamma || trainBeta {
+        if (s.batchStatistics || trainGamma || trainBeta) && s.synchronized?.sync.contributes != false {
             (sumDy, sumDyXhat) = gradientSums(outputGradient.data, s.input.data, rows: rows, mean: s.mean,
                                               inverseStd: s.inverseStd)
         }
@@ -142,11 +182,25 @@ public final class BatchNorm: Layer {
         // Batch statistics: dx = a * (dy - mean(dy) - xhat * mean(dy * xhat)), xhat = (x - mean) / std.
         var a = [Float](repeating: 0, count: channels), b = a, d = a
         let n = Double(rows)
+        var meanTerms = s.batchStatistics
+        if let synchronized = s.synchronized {
+            let sync = synchronized.sync
+            // Each rank's loss is the mean over its own samples, so its dy is the global loss's
+            // divided by its share of the batch (rows / globalRows): the ranks' sums, each times its
+            // share, are the global loss's sums, and over this rank's rows they give this rank's dx
+            // in its own scale (the gradient averaging multiplies it by the share again).
+            let share = sync.contributes ? Double(rows) / Double(synchronized.globalRows) : 0
+            let global = try sync.group.sum((sumDy + sumDyXhat).map { $0 * share })
+            sumDy = Array(global[..<channels])
+            sumDyXhat = Array(global[channels...])
+            // A stand-in's input gradient is never used: dy passes through scaled.
+            meanTerms = sync.contributes
+        }
         for c in 0..<channels {
             let inv = Double(s.inverseStd[c])
             let ac = Double(gammaValues[c]) * inv
             a[c] = Float(ac)
-            if s.batchStatistics {
+            if meanTerms {
                 let bc = -ac * inv * sumDyXhat[c] / n
                 b[c] = Float(bc)
                 d[c] = Float(-ac * sumDy[c] / n - bc * Double(s.mean[c]))
@@ -183,27 +237,37 @@ public final class BatchNorm: Layer {
         return (scale, shift)
     }
 
-    /// Mean and biased variance per channel of a (rows, channels) matrix, two passes in Double.
-    /// Parallel over channels, so every sum runs in the same order whatever the thread count.
-    private func channelMoments(_ x: UnsafePointer<Float>, rows: Int) -> (mean: [Double], variance: [Double]) {
+    /// Per channel sums of a (rows, channels) matrix, in Double. Parallel over channels, so every
+    /// sum runs in the same order whatever the thread count.
+    private func channelSums(_ x: UnsafePointer<Float>, rows: Int) -> [Double] {
         let channels = self.channels
-        var mean = [Double](repeating: 0, count: channels), variance = mean
-        mean.withUnsafeMutableBufferPointer { mp in variance.withUnsafeMutableBufferPointer { vp in
-            let m = mp.baseAddress!, v = vp.baseAddress!
-            Parallel.forRanges(channels, minimumChunk: max(1, 16384 / rows)) { cs in
+        var sums = [Double](repeating: 0, count: channels)
+        sums.withUnsafeMutableBufferPointer { sp in
+            let m = sp.baseAddress!
+            Parallel.forRanges(channels, minimumChunk: max(1, 16384 / max(rows, 1))) { cs in
                 for row in 0..<rows {
                     let xr = x + row * channels
                     for c in cs { m[c] += Double(xr[c]) }
                 }
-                for c in cs { m[c] /= Double(rows) }
+            }
+        }
+        return sums
+    }
+
+    /// Per channel sums of (x - mean)^2 (the variance's second pass), in Double.
+    private func squaredDeviations(_ x: UnsafePointer<Float>, rows: Int, mean: [Double]) -> [Double] {
+        let channels = self.channels
+        var sums = [Double](repeating: 0, count: channels)
+        sums.withUnsafeMutableBufferPointer { vp in mean.withUnsafeBufferPointer { mp in
+            let v = vp.baseAddress!, m = mp.baseAddress!
+            Parallel.forRanges(channels, minimumChunk: max(1, 16384 / max(rows, 1))) { cs in
                 for row in 0..<rows {
                     let xr = x + row * channels
                     for c in cs { let e = Double(xr[c]) - m[c]; v[c] += e * e }
                 }
-                for c in cs { v[c] /= Double(rows) }
             }
         } }
-        return (mean, variance)
+        return sums
     }
 
     /// Per channel: sum(dy) and sum(dy * (x - mean) * inverseStd).
@@ -259,4 +323,27 @@ public final class BatchNorm: Layer {
             }
         }
     }
+}
+
+/// The ranks whose shares of one global batch a `BatchNorm` normalizes together (PyTorch's
+/// `SyncBatchNorm`): per-channel sums are added over the group, so the mean, the variance, the
+/// running statistics and the backward's terms are the global batch's, whatever the split.
+public final class BatchNormSynchronization {
+    /// Adds the ranks' per-channel sums.
+    public let group: BatchStatisticsGroup
+    /// False on a rank that holds no sample of the batch and runs a stand-in row only to take its
+    /// part in the exchanges: its rows count for nothing.
+    public var contributes: Bool
+
+    public init(group: BatchStatisticsGroup, contributes: Bool = true) {
+        self.group = group
+        self.contributes = contributes
+    }
+}
+
+/// The members of a data-parallel step: `sum` returns, on every member, the element-wise sum of
+/// the values all members passed (a `Cluster`'s allreduce). Every member must call it the same
+/// number of times with the same number of values.
+public protocol BatchStatisticsGroup: AnyObject {
+    func sum(_ values: [Double]) throws -> [Double]
 }

@@ -42,15 +42,19 @@ public final class Conv2D: Layer {
         self.groups = groups
         self.activation = activation
         let shape = [kernelSize.0, kernelSize.1, max(1, inputChannels / max(groups, 1)), filters]
-        kernel = Parameter(name: "kernel", value: initializer.make(shape: shape))
-        bias = useBias ? Parameter(name: "bias", value: initializer.biasInitializer(kernelShape: shape)
-            .make(shape: [filters])) : nil
+        kernel = Parameter(name: "kernel", shape: shape) {
+            var k = initializer.make(shape: shape)
+            // Stored weights show the structure: masked-out elements are zero (and not counted).
+            if let kernelMask, kernelMask.shape == shape {
+                let p = k.mutableData(), m = kernelMask.data
+                for i in 0..<kernelMask.count where m[i] == 0 { p[i] = 0 }
+            }
+            return k
+        }
+        bias = useBias ? Parameter(name: "bias", shape: [filters], initializer: initializer.biasInitializer(kernelShape: shape)) : nil
         self.kernelMask = kernelMask
         if let kernelMask, kernelMask.shape == shape {
-            // Stored weights show the structure: masked-out elements are zero and not counted.
-            let k = kernel.value.mutableData(), m = kernelMask.data
-            for i in 0..<kernelMask.count where m[i] == 0 { k[i] = 0 }
-            kernel.maskedOutCount = (0..<kernelMask.count).reduce(0) { $0 + (m[$1] == 0 ? 1 : 0) }
+            kernel.maskedOutCount = kernelMask.scalars.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
         }
     }
 
@@ -124,7 +128,7 @@ public final class Conv2D: Layer {
                      y: out.mutableData())
         if mode == .training {
             savedInput = input
-            savedOutput = activation == .linear ? nil : out
+            savedOutput = activation.keptForBackward(out)
         }
         return out
     }
@@ -171,9 +175,7 @@ public final class Conv2D: Layer {
         let outShape = try outputShape(for: x.shape)
         try requireGradientShape(outputGradient, outShape)
         var dy = outputGradient
-        if activation != .linear, let y = savedOutput {
-            activation.backward(dy.mutableData(), output: y.data, count: dy.count, lastAxis: filters)
-        }
+        activation.backward(&dy, kept: savedOutput, lastAxis: filters)
         let pixels = outShape[0] * outShape[1] * outShape[2]
         if let bias, bias.trainable {
             accumulateColumnSums(dy.data, rows: pixels, columns: filters, into: bias.gradient.mutableData())

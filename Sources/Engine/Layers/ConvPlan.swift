@@ -60,37 +60,44 @@ struct ConvPlan {
     /// First output pixel (row of the output matrix) of a tile.
     func firstPixel(_ tile: Range<Int>) -> Int { tile.lowerBound * outWidth }
 
-    /// Fills `col` with the tile's patches for one group: one row of `patch` values per output pixel.
-    func im2col(_ x: UnsafePointer<Float>, tile: Range<Int>, group: Int, into col: UnsafeMutablePointer<Float>) {
-        let contiguousRow = dw == 1 && groups == 1   // a kernel row is kw*C contiguous floats
-        var dst = col
+    /// The walk im2col and its inverse share, in the patch matrix's order: for each output pixel
+    /// of `tile` and each kernel row, `body(row, ix0)`, where `row` is the offset of the input row
+    /// that kernel row reads (at the group's first channel; nil in the padding) and `ix0` the
+    /// input column of the kernel's first column. Each call stands for `kw * groupChannels` values.
+    @inline(__always)
+    private func forEachKernelRow(_ tile: Range<Int>, group: Int, _ body: (_ row: Int?, _ ix0: Int) -> Void) {
         for row in tile {
             let oy = row % outHeight
-            let image = x + (row / outHeight) * height * width * channels + group * groupChannels
+            let image = (row / outHeight) * height * width * channels + group * groupChannels
             for ox in 0..<outWidth {
                 let ix0 = ox * sw - padLeft
                 for ky in 0..<kh {
                     let iy = oy * sh - padTop + ky * dh
-                    if iy < 0 || iy >= height {
-                        dst.update(repeating: 0, count: kw * groupChannels)
-                        dst += kw * groupChannels
-                        continue
-                    }
-                    let rowBase = image + iy * width * channels
-                    if contiguousRow && ix0 >= 0 && ix0 + kw <= width {
-                        dst.update(from: rowBase + ix0 * channels, count: kw * channels)
-                        dst += kw * channels
-                        continue
-                    }
-                    for kx in 0..<kw {
-                        let ix = ix0 + kx * dw
-                        if ix < 0 || ix >= width {
-                            dst.update(repeating: 0, count: groupChannels)
-                        } else {
-                            dst.update(from: rowBase + ix * channels, count: groupChannels)
-                        }
-                        dst += groupChannels
-                    }
+                    body(iy < 0 || iy >= height ? nil : image + iy * width * channels, ix0)
+                }
+            }
+        }
+    }
+
+    /// Fills `col` with the tile's patches for one group: one row of `patch` values per output pixel.
+    func im2col(_ x: UnsafePointer<Float>, tile: Range<Int>, group: Int, into col: UnsafeMutablePointer<Float>) {
+        let contiguousRow = dw == 1 && groups == 1   // a kernel row is kw*C contiguous floats
+        let span = kw * groupChannels
+        var dst = col
+        forEachKernelRow(tile, group: group) { row, ix0 in
+            defer { dst += span }
+            guard let row else { dst.update(repeating: 0, count: span); return }
+            let rowBase = x + row
+            if contiguousRow && ix0 >= 0 && ix0 + kw <= width {
+                dst.update(from: rowBase + ix0 * channels, count: span)
+                return
+            }
+            for kx in 0..<kw {
+                let ix = ix0 + kx * dw, d = dst + kx * groupChannels
+                if ix < 0 || ix >= width {
+                    d.update(repeating: 0, count: groupChannels)
+                } else {
+                    d.update(from: rowBase + ix * channels, count: groupChannels)
                 }
             }
         }
@@ -98,25 +105,16 @@ struct ConvPlan {
 
     /// Adds a tile's patch gradients for one group back onto the input gradient.
     func col2imAdd(_ col: UnsafePointer<Float>, tile: Range<Int>, group: Int, into dx: UnsafeMutablePointer<Float>) {
+        let span = kw * groupChannels
         var src = col
-        for row in tile {
-            let oy = row % outHeight
-            let image = dx + (row / outHeight) * height * width * channels + group * groupChannels
-            for ox in 0..<outWidth {
-                let ix0 = ox * sw - padLeft
-                for ky in 0..<kh {
-                    let iy = oy * sh - padTop + ky * dh
-                    if iy < 0 || iy >= height { src += kw * groupChannels; continue }
-                    let rowBase = image + iy * width * channels
-                    for kx in 0..<kw {
-                        let ix = ix0 + kx * dw
-                        if ix >= 0 && ix < width {
-                            let d = rowBase + ix * channels
-                            for c in 0..<groupChannels { d[c] += src[c] }
-                        }
-                        src += groupChannels
-                    }
-                }
+        forEachKernelRow(tile, group: group) { row, ix0 in
+            defer { src += span }
+            guard let row else { return }
+            for kx in 0..<kw {
+                let ix = ix0 + kx * dw
+                guard ix >= 0 && ix < width else { continue }
+                let d = dx + row + ix * channels, g = src + kx * groupChannels
+                for c in 0..<groupChannels { d[c] += g[c] }
             }
         }
     }

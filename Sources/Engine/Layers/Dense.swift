@@ -20,9 +20,8 @@ public final class Dense: Layer {
         self.inputFeatures = inputFeatures
         self.units = units
         self.activation = activation
-        kernel = Parameter(name: "kernel", value: initializer.make(shape: [inputFeatures, units]))
-        bias = useBias ? Parameter(name: "bias", value: initializer.biasInitializer(kernelShape: kernel.shape)
-            .make(shape: [units])) : nil
+        kernel = Parameter(name: "kernel", shape: [inputFeatures, units], initializer: initializer)
+        bias = useBias ? Parameter(name: "bias", shape: [units], initializer: initializer.biasInitializer(kernelShape: kernel.shape)) : nil
     }
 
     public var parameters: [Parameter] { [kernel] + (bias.map { [$0] } ?? []) }
@@ -53,7 +52,7 @@ public final class Dense: Layer {
         activation.apply(y, count: out.count, lastAxis: units)
         if mode == .training {
             savedInput = input
-            savedOutput = activation == .linear ? nil : out
+            savedOutput = activation.keptForBackward(out)
         }
         return out
     }
@@ -63,9 +62,7 @@ public final class Dense: Layer {
         let n = x.shape[0]
         try requireGradientShape(outputGradient, [n, units])
         var dy = outputGradient
-        if activation != .linear, let y = savedOutput {
-            activation.backward(dy.mutableData(), output: y.data, count: dy.count, lastAxis: units)
-        }
+        activation.backward(&dy, kept: savedOutput, lastAxis: units)
         if let bias, bias.trainable {
             accumulateColumnSums(dy.data, rows: n, columns: units, into: bias.gradient.mutableData())
         }

@@ -22,10 +22,12 @@ public final class EuclideanRBF: Layer {
         self.name = name
         self.inputFeatures = inputFeatures
         self.units = units
-        var c = Tensor(zeros: [units, inputFeatures])
-        let p = c.mutableData()
-        for i in 0..<c.count { p[i] = generator.next() >> 63 == 0 ? -1 : 1 }
-        centers = Parameter(name: "centers", value: c, trainable: trainableCenters)
+        centers = Parameter(name: "centers", shape: [units, inputFeatures], trainable: trainableCenters) {
+            var c = Tensor(zeros: [units, inputFeatures])
+            let p = c.mutableData()
+            for i in 0..<c.count { p[i] = generator.next() >> 63 == 0 ? -1 : 1 }
+            return c
+        }
         fixedCenters = !trainableCenters
     }
 

@@ -1,9 +1,17 @@
 /// Window settings shared by `MaxPool2D` and `AvgPool2D`, and their checks.
-struct PoolWindow {
-    let poolSize: (height: Int, width: Int)
-    let strides: (height: Int, width: Int)
-    let padding: Padding
-    let ceilMode: Bool
+public struct PoolWindow {
+    public let poolSize: (height: Int, width: Int)
+    public let strides: (height: Int, width: Int)
+    public let padding: Padding
+    public let ceilMode: Bool
+
+    /// `strides` defaults to `poolSize`, as in both frameworks.
+    init(poolSize: (Int, Int), strides: (Int, Int)?, padding: Padding, ceilMode: Bool) {
+        self.poolSize = poolSize
+        self.strides = strides ?? poolSize
+        self.padding = padding
+        self.ceilMode = ceilMode
+    }
 
     /// The plan for an NHWC input, or a `LayerError` naming `layer` when the input does not fit.
     func plan(for s: [Int], layer: String, countPadding: Bool = false) throws -> PoolPlan {
@@ -40,21 +48,14 @@ struct PoolWindow {
 public final class MaxPool2D: Layer {
     public let name: String
     public var kerasClassName: String { "MaxPooling2D" }
-    let window: PoolWindow
+    public let window: PoolWindow
     private var saved: (plan: PoolPlan, argmax: [Int32])?
 
-    /// `strides` defaults to `poolSize`, as in both frameworks.
     public init(name: String, poolSize: (Int, Int), strides: (Int, Int)? = nil, padding: Padding = .valid,
                 ceilMode: Bool = false) {
         self.name = name
-        let s = strides ?? poolSize
-        window = PoolWindow(poolSize: (poolSize.0, poolSize.1), strides: (s.0, s.1), padding: padding, ceilMode: ceilMode)
+        window = PoolWindow(poolSize: poolSize, strides: strides, padding: padding, ceilMode: ceilMode)
     }
-
-    public var poolSize: (height: Int, width: Int) { window.poolSize }
-    public var strides: (height: Int, width: Int) { window.strides }
-    public var padding: Padding { window.padding }
-    public var ceilMode: Bool { window.ceilMode }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         try window.plan(for: inputShape, layer: name).outputShape
@@ -95,7 +96,7 @@ public final class AvgPool2D: Layer {
     public let name: String
     public var kerasClassName: String { "AveragePooling2D" }
     public let countIncludePad: Bool
-    let window: PoolWindow
+    public let window: PoolWindow
     private var savedPlan: PoolPlan?
 
     /// `strides` defaults to `poolSize`. `countIncludePad` has no default on purpose: the two
@@ -104,14 +105,8 @@ public final class AvgPool2D: Layer {
                 ceilMode: Bool = false, countIncludePad: Bool) {
         self.name = name
         self.countIncludePad = countIncludePad
-        let s = strides ?? poolSize
-        window = PoolWindow(poolSize: (poolSize.0, poolSize.1), strides: (s.0, s.1), padding: padding, ceilMode: ceilMode)
+        window = PoolWindow(poolSize: poolSize, strides: strides, padding: padding, ceilMode: ceilMode)
     }
-
-    public var poolSize: (height: Int, width: Int) { window.poolSize }
-    public var strides: (height: Int, width: Int) { window.strides }
-    public var padding: Padding { window.padding }
-    public var ceilMode: Bool { window.ceilMode }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         try window.plan(for: inputShape, layer: name, countPadding: countIncludePad).outputShape

@@ -131,6 +131,15 @@ struct PoolPlan {
 
     /// dx: each window's gradient goes to its argmax cell, gathered per input row.
     func maxBackward(dy: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, dx: UnsafeMutablePointer<Float>) {
+        gatherBackward(into: dx) { dxi, o, _, _, cell in addWhereArgmax(dy + o, argmax + o, cell: cell, into: dxi, channels: channels) }
+    }
+
+    /// The backward passes' shared walk: zeroes dx, then for every input cell (row-parallel, in a
+    /// fixed order) calls `add(dxi, o, oh, ow, cell)` for each window (oh, ow) that holds it; `dxi`
+    /// is the cell's gradient, `o` the window's offset in the output, `cell` its index in its image.
+    @inline(__always)
+    private func gatherBackward(into dx: UnsafeMutablePointer<Float>,
+                                _ add: (UnsafeMutablePointer<Float>, Int, Int, Int, Int32) -> Void) {
         let H = rows.inputSize, W = cols.inputSize, OH = rows.outputSize, OW = cols.outputSize, C = channels
         Parallel.forRanges(batch * H, minimumChunk: 4) { range in
             for line in range {
@@ -141,11 +150,7 @@ struct PoolPlan {
                     for iw in 0..<W {
                         let cell = Int32(ih * W + iw)
                         let dxi = dxRow + iw * C
-                        for ow in cols.covering[iw] {
-                            let o = ((n * OH + oh) * OW + ow) * C
-                            let a = argmax + o, g = dy + o
-                            addWhereArgmax(g, a, cell: cell, into: dxi, channels: C)
-                        }
+                        for ow in cols.covering[iw] { add(dxi, ((n * OH + oh) * OW + ow) * C, oh, ow, cell) }
                     }
                 }
             }
@@ -201,23 +206,11 @@ struct PoolPlan {
 
     /// dx: every input cell gathers dy / divisor from each window that holds it.
     func averageBackward(dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
-        let H = rows.inputSize, W = cols.inputSize, OH = rows.outputSize, OW = cols.outputSize, C = channels
-        Parallel.forRanges(batch * H, minimumChunk: 4) { range in
-            for line in range {
-                let n = line / H, ih = line % H
-                let dxRow = dx + line * W * C
-                dxRow.update(repeating: 0, count: W * C)
-                for oh in rows.covering[ih] {
-                    for iw in 0..<W {
-                        let dxi = dxRow + iw * C
-                        for ow in cols.covering[iw] {
-                            let g = dy + ((n * OH + oh) * OW + ow) * C
-                            let d = Float(rows.divisor[oh] * cols.divisor[ow])
-                            for c in 0..<C { dxi[c] += g[c] / d }
-                        }
-                    }
-                }
-            }
+        let C = channels
+        gatherBackward(into: dx) { dxi, o, oh, ow, _ in
+            let g = dy + o
+            let d = Float(rows.divisor[oh] * cols.divisor[ow])
+            for c in 0..<C { dxi[c] += g[c] / d }
         }
     }
 }

@@ -21,9 +21,9 @@ public final class Subsampling: Layer {
         self.channels = channels
         self.poolSize = (poolSize.0, poolSize.1)
         self.activation = activation
-        coefficient = Parameter(name: "coefficient",
-                                value: Tensor(shape: [channels], repeating: 1 / Float(max(1, poolSize.0 * poolSize.1))))
-        bias = Parameter(name: "bias", value: Tensor(zeros: [channels]))
+        coefficient = Parameter(name: "coefficient", shape: [channels],
+                                initializer: .constant(1 / Float(max(1, poolSize.0 * poolSize.1))))
+        bias = Parameter(name: "bias", shape: [channels], initializer: .zeros)
     }
 
     public var parameters: [Parameter] { [coefficient, bias] }
@@ -60,21 +60,25 @@ public final class Subsampling: Layer {
 
     /// sums[n, oy, ox, c] = sum of the (ph, pw) window of x at (oy * ph, ox * pw), channel c.
     func windowSums(_ x: UnsafePointer<Float>, inputShape s: [Int], outShape o: [Int], into sums: UnsafeMutablePointer<Float>) {
+        let c = s[3]
+        sums.update(repeating: 0, count: o.reduce(1, *))
+        forEachWindowCell(inputShape: s, outShape: o) { out, cell in for ch in 0..<c { sums[out + ch] += x[cell + ch] } }
+    }
+
+    /// Calls `body(out, cell)` for every cell of every (ph, pw) window, in parallel over output
+    /// rows: `out` is the window's offset in the output, `cell` the cell's in the input (both at
+    /// channel 0). Windows do not overlap, so each input cell is visited once.
+    @inline(__always)
+    func forEachWindowCell(inputShape s: [Int], outShape o: [Int], _ body: (_ out: Int, _ cell: Int) -> Void) {
         let (h, w, c) = (s[1], s[2], s[3]), (oh, ow) = (o[1], o[2])
         let (ph, pw) = poolSize
         Parallel.forRanges(o[0] * oh, minimumChunk: max(1, 4096 / max(1, ow * c))) { rows in
             for r in rows {
                 let n = r / oh, oy = r % oh
-                let dst = sums + r * ow * c
-                dst.update(repeating: 0, count: ow * c)
                 for ky in 0..<ph {
-                    let src = x + ((n * h + oy * ph + ky) * w) * c
+                    let line = (n * h + oy * ph + ky) * w
                     for ox in 0..<ow {
-                        let d = dst + ox * c
-                        for kx in 0..<pw {
-                            let e = src + (ox * pw + kx) * c
-                            for ch in 0..<c { d[ch] += e[ch] }
-                        }
+                        for kx in 0..<pw { body((r * ow + ox) * c, (line + ox * pw + kx) * c) }
                     }
                 }
             }
@@ -99,24 +103,9 @@ public final class Subsampling: Layer {
         guard needsInputGradient else { return nil }
         // Every element of a window receives coefficient * da; rows and columns no window covers get 0.
         var dx = Tensor(zeros: inShape)
-        let out = dx.mutableData(), a = coefficient.value.data, gp = UnsafePointer(da)
-        let (h, w, c) = (inShape[1], inShape[2], inShape[3]), (oh, ow) = (y.shape[1], y.shape[2])
-        let (ph, pw) = poolSize
-        Parallel.forRanges(inShape[0] * oh, minimumChunk: max(1, 4096 / max(1, ow * c))) { rows in
-            for r in rows {
-                let n = r / oh, oy = r % oh
-                let src = gp + r * ow * c
-                for ky in 0..<ph {
-                    let dst = out + ((n * h + oy * ph + ky) * w) * c
-                    for ox in 0..<ow {
-                        let gs = src + ox * c
-                        for kx in 0..<pw {
-                            let d = dst + (ox * pw + kx) * c
-                            for ch in 0..<c { d[ch] = a[ch] * gs[ch] }
-                        }
-                    }
-                }
-            }
+        let out = dx.mutableData(), a = coefficient.value.data, gp = UnsafePointer(da), c = channels
+        forEachWindowCell(inputShape: inShape, outShape: y.shape) { o, cell in
+            for ch in 0..<c { out[cell + ch] = a[ch] * gp[o + ch] }
         }
         return dx
     }

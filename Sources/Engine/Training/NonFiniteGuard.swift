@@ -94,6 +94,8 @@ enum NonFiniteGuard {
                            lastCheckpoint: lastCheckpoint)
         }
         if let (layer, p) = firstNonFiniteParameter(in: model) { return error(.weight, layer, p) }
+        // The trace runs on this rank alone: no statistics are exchanged with the others.
+        for norm in model.allLayers.compactMap({ $0 as? BatchNorm }) { norm.synchronization = nil }
         do {
             if let found = try trace(model, input) {
                 return error(found.kind, found.layer, found.parameter)

@@ -70,6 +70,10 @@ public final class Trainer {
     /// The ranks of a data-parallel job this trainer is one of (see `DataParallel.swift`), or nil
     /// for a single process.
     public var cluster: Cluster?
+    /// Under data parallelism, whether training BatchNorm layers normalize with the statistics of
+    /// the global batch (PyTorch's `SyncBatchNorm`), which makes the result the single process's,
+    /// instead of each rank's share (DistributedDataParallel's default, the default here too).
+    public var synchronizesBatchNorm = false
     /// The cluster when it has more than one rank.
     var dataParallel: Cluster? { cluster.flatMap { $0.size > 1 ? $0 : nil } }
 

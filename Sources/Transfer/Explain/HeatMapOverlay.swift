@@ -2,26 +2,28 @@ import Engine
 
 /// A Grad-CAM map drawn over the image the model saw: the map upsampled bilinearly to the image,
 /// scaled so its largest value is 1, coloured (blue through green and yellow to red) and blended
-/// half and half with the image, under a caption line (class name and probability).
+/// half and half with the image, under a caption line (class name and probability) when given one.
 public enum HeatMapOverlay {
     /// How much of the heat colour a pixel takes where the map is at its largest.
     static let opacity = 0.5
     static let captionScale = 1
     static let captionHeight = BitmapFont.glyphHeight * captionScale + 6
 
-    /// `image` (any channels; gray shows as gray) with `map` (h, w) over it and `caption` above.
-    public static func render(image: PixelImage, map: Tensor, caption: String) throws -> PixelImage {
+    /// `image` (any channels; gray shows as gray) with `map` (h, w) over it and `caption` above
+    /// (none when nil: a page that says it in text).
+    public static func render(image: PixelImage, map: Tensor, caption: String?) throws -> PixelImage {
         guard map.rank == 2, map.count > 0 else { throw TransferError("a heat map needs an (h, w) map, got shape \(map.shape)") }
         let rgb = image.converted(toChannels: 3)
         let upsampled = bilinear(map, height: image.height, width: image.width)
         let peak = upsampled.max() ?? 0
-        var canvas = Canvas(width: image.width, height: image.height + captionHeight, background: RGB(255, 255, 255))
-        canvas.text(caption, x: 3, y: 3, scale: captionScale, RGB(0, 0, 0))
+        let top = caption == nil ? 0 : captionHeight
+        var canvas = Canvas(width: image.width, height: image.height + top, background: RGB(255, 255, 255))
+        if let caption { canvas.text(caption, x: 3, y: 3, scale: captionScale, RGB(0, 0, 0)) }
         for y in 0..<image.height {
             for x in 0..<image.width {
                 let pixel = RGB(rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2])
                 let level = peak > 0 && peak.isFinite ? Double(upsampled[y * image.width + x] / peak) : 0
-                canvas.fill(x: x, y: captionHeight + y, width: 1, height: 1, pixel.mixed(with: heat(level), opacity))
+                canvas.fill(x: x, y: top + y, width: 1, height: 1, pixel.mixed(with: heat(level), opacity))
             }
         }
         return canvas.image

@@ -22,6 +22,10 @@ public struct FineTuneSettings {
     /// Train the head on trunk features computed once, when the plan allows it (with augmentation:
     /// run the frozen trunk in inference mode each step); false runs the whole network every step.
     public var cacheFeatures = true
+    /// Under data parallelism, normalize training BatchNorm layers with the global batch's
+    /// statistics (`--sync-bn`), which gives the single process's result; otherwise each rank's
+    /// share's (PyTorch DDP's default).
+    public var synchronizeBatchNorm = false
 
     public init() {}
 }
@@ -116,7 +120,9 @@ public final class FineTuner {
             throw TransferError("\(model.architecture) outputs \(try model.outputShape()), the dataset has \(classes) classes")
         }
         model.classNames = dataset.classNames
-        try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
+        if writes {
+            try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
+        }
         plan.apply()
         if let cluster {
             // Every rank starts from rank 0's weights, whatever each read or initialized.
@@ -163,6 +169,7 @@ public final class FineTuner {
                               augmentations: augmentations, callbacks: all)
         trainer.headOutput = head
         trainer.cluster = cluster
+        trainer.synchronizesBatchNorm = settings.synchronizeBatchNorm
         if resume, let latest {
             try trainer.resume(from: latest)
             log("resumed from \(latest.path) after epoch \(trainer.epoch)")

@@ -17,15 +17,19 @@ final class RecordedSettings: CheckpointableCallback {
          ("--batch", Double(settings.batchSize)), ("--val-split", settings.validationFraction),
          ("--early-stop", Double(settings.earlyStopPatience ?? 0)),
          ("--augment", Double(settings.augmentations.reduce(0) { code, choice in
-             code * 8 + (AugmentationChoice.allCases.firstIndex(of: choice)! + 1) }))]
+             code * 8 + (AugmentationChoice.allCases.firstIndex(of: choice)! + 1) })),
+         ("--sync-bn", settings.synchronizeBatchNorm ? 1 : 0)]
     }
+
+    /// What a checkpoint written before a setting existed holds for it: that setting's old behaviour.
+    static let before = ["--sync-bn": 0.0]
 
     func saveState() -> CallbackState {
         CallbackState(scalars: Dictionary(uniqueKeysWithValues: values.map { ($0.option, $0.value) }))
     }
 
     func loadState(_ state: CallbackState) throws {
-        let differing = values.filter { state.scalars[$0.option] != $0.value }.map(\.option)
+        let differing = values.filter { (state.scalars[$0.option] ?? Self.before[$0.option]) != $0.value }.map(\.option)
         guard differing.isEmpty else {
             let options = Array(Set(differing.map { $0.hasPrefix("--seed") ? "--seed" : $0 })).sorted()
             throw TransferError("--resume: the checkpoint was written with other " + options.joined(separator: ", ")

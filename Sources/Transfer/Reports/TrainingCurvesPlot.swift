@@ -25,7 +25,7 @@ public enum TrainingCurvesPlot {
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" \
             viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
             <rect width="100%" height="100%" fill="white"/>
-            <text x="\(number(width / 2))" y="26" text-anchor="middle" font-size="16">\(escaped(title))</text>
+            <text x="\(number(width / 2))" y="26" text-anchor="middle" font-size="16">\(Markup.escaped(title))</text>
 
             """
         // One legend for both panels, centred under the title.
@@ -141,10 +141,4 @@ public enum TrainingCurvesPlot {
 
     /// A coordinate with two decimals, never in exponent notation.
     static func number(_ value: Double) -> String { String(format: "%.2f", value) }
-
-    /// `text` safe inside an XML element or attribute.
-    static func escaped(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
 }

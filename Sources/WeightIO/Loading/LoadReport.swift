@@ -1,7 +1,7 @@
 import Engine
 
 /// How weights are matched to a model's layers.
-public enum LoadMode: String, Sendable, CaseIterable {
+public enum LoadMode: String, Sendable, CaseIterable, Codable {
     /// By name when the file's layer names are the model's, otherwise by order; any mismatch
     /// fails the load before a weight changes.
     case strict
@@ -46,23 +46,23 @@ public struct LoadOptions: Sendable {
 
 /// What a load did: which layers it loaded, which it could not match, which shapes differed,
 /// and which loaded weights hold NaN or infinity.
-public struct LoadReport: Equatable, CustomStringConvertible {
+public struct LoadReport: Equatable, Codable, CustomStringConvertible {
     /// How layers were actually matched.
-    public enum Matching: String, Sendable {
+    public enum Matching: String, Sendable, Codable {
         case name = "by name"
         case order = "by order"
         case keras3Key = "by order (Keras 3 keys)"
     }
 
     /// A model layer that received all its weights, and the file layer they came from.
-    public struct LoadedLayer: Equatable {
+    public struct LoadedLayer: Equatable, Codable {
         public let layer: String
         public let fileLayer: String
         public let weightCount: Int
     }
 
     /// A weight whose stored shape is not the model's.
-    public struct ShapeMismatch: Equatable {
+    public struct ShapeMismatch: Equatable, Codable {
         public let layer: String
         public let fileLayer: String
         /// The model's weight name (`kernel`).
@@ -74,7 +74,7 @@ public struct LoadReport: Equatable, CustomStringConvertible {
     }
 
     /// A layer whose file entry holds a different number of weights than the model layer.
-    public struct CountMismatch: Equatable {
+    public struct CountMismatch: Equatable, Codable {
         public let layer: String
         public let fileLayer: String
         public let path: String
@@ -83,14 +83,14 @@ public struct LoadReport: Equatable, CustomStringConvertible {
     }
 
     /// A kernel stored for RGB and adapted to the layer's input channels.
-    public struct AdaptedInput: Equatable {
+    public struct AdaptedInput: Equatable, Codable {
         public let layer: String
         public let stored: [Int]
         public let adapted: [Int]
     }
 
     /// A loaded weight holding NaN or infinite values (loaded as stored, but worth knowing).
-    public struct NonFinite: Equatable {
+    public struct NonFinite: Equatable, Codable {
         public let layer: String
         public let weight: String
         public let path: String

@@ -13,6 +13,14 @@ struct FilePickleInput: PickleInput {
 
     func close() { window.deallocate() }
 
+    /// Moves to byte `offset` of the range (past raw bytes between pickles).
+    mutating func seek(_ offset: Int) throws {
+        guard offset >= position, offset <= end else {
+            throw PickleError(message: "byte \(offset) is outside the pickle's range ending at \(end) (truncated file?)")
+        }
+        position = offset
+    }
+
     mutating func byte() throws -> UInt8 {
         guard position < end else { throw PickleError(message: "the pickle ends without STOP (truncated file?)") }
         let b = try window.bytes(at: position, count: 1).load(as: UInt8.self)

@@ -89,8 +89,26 @@ struct Unpickler {
     /// Bounds against hostile pickles: stack depth and memo size.
     static let maxStack = 1 << 20
 
+    /// Bytes per element of the storage types ConvZoo does not read, so a reader can step over them.
+    static let otherElementSizes: [String: Int] = [
+        "torch.IntStorage": 4, "torch.ShortStorage": 2, "torch.CharStorage": 1, "torch.ByteStorage": 1, "torch.BoolStorage": 1,
+    ]
+
+    /// Bytes per element of a storage type, nil for a name that is none.
+    static func elementSize(_ typeName: String) -> Int? {
+        if let dtype = storageTypes[typeName] ?? nil { return dtype.byteCount }
+        return otherElementSizes[typeName]
+    }
+
     /// Turns a persistent id (a tuple `('storage', type, key, location, numel, ...)`) into a value.
     let persistentLoad: (PickleValue) throws -> PickleValue
+    /// Further globals the pickle may name but never call (the tar format's tensor types).
+    let namedTypes: Set<String>
+
+    init(allowing namedTypes: Set<String> = [], persistentLoad: @escaping (PickleValue) throws -> PickleValue) {
+        self.namedTypes = namedTypes
+        self.persistentLoad = persistentLoad
+    }
 
     /// Reads one pickle, up to and including its STOP opcode.
     func load<Input: PickleInput>(_ input: inout Input) throws -> PickleValue {
@@ -131,7 +149,9 @@ struct Unpickler {
         }
         func global(_ module: String, _ name: String) throws -> PickleValue {
             let full = "\(module).\(name)"
-            if Unpickler.storageTypes[full] != nil || Unpickler.functions.contains(full) { return .global(full) }
+            if Unpickler.storageTypes[full] != nil || Unpickler.functions.contains(full) || namedTypes.contains(full) {
+                return .global(full)
+            }
             throw PickleError(message: "refuses the pickled global '\(full)': the file would run code or build an "
                 + "object other than tensors. Only state_dicts can be read (the globals torch.load(weights_only=True) "
                 + "allows for tensors); save the model's state_dict: torch.save(model.state_dict(), path)")

@@ -2,7 +2,7 @@
 /// (`<root>/data.pkl` with `<root>/data/<key>` storages, any root name, ZIP64, torch 2.1's
 /// `byteorder`; a missing one means little-endian) and the legacy format (pickles of the magic
 /// number, protocol version and system info, then the object, then the storage keys, then each
-/// storage as an 8-byte element count and its bytes).
+/// storage as an 8-byte element count and its bytes); the oldest, tar, format is in PyTorchTarReader.
 ///
 /// The object must be a state_dict (or a checkpoint holding one under `state_dict` or `model`);
 /// `module.` prefixes (DataParallel) are dropped. Every tensor's offset, size and strides are
@@ -94,7 +94,7 @@ enum PyTorchReader {
             }
             let header = try file.bytes(at: offset, count: 8, path: "storage \(key)")
             let count = header.enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-            let size = reference.dtype?.byteCount ?? 1
+            let size = Unpickler.elementSize(reference.typeName) ?? 1
             let (bytes, overflow) = count.multipliedReportingOverflow(by: size)
             guard count >= 0, !overflow, bytes <= file.size - offset - 8 else {
                 throw file.error("storage \(key)", "claims \(count) elements of \(size) bytes at byte \(offset + 8), past the "

@@ -109,10 +109,7 @@ public final class WeightFile {
             let file = try ReadOnlyFile(url)
             if try PyTorchReader.isLegacy(file) { return try PyTorchReader.openLegacy(file, limits: limits) }
             if SafetensorsReader.sniff(file) { return try SafetensorsReader.open(file, limits: limits) }
-            if try PyTorchReader.isTar(file) {
-                throw file.error("/", "is PyTorch's oldest (tar) format, which ConvZoo does not read; load it in "
-                                 + "PyTorch and save it again with torch.save(model.state_dict(), path)")
-            }
+            if try PyTorchReader.isTar(file) { return try PyTorchReader.openTar(file, limits: limits) }
             // A protocol buffer has no signature: a caffemodel is known by its first field.
             if CaffeModel.looksLikeCaffeModel(url) { return try CaffeReader.open(url, limits: limits) }
             throw WeightFileError(file: name, path: "/", "not an HDF5 file, zip archive, PyTorch pickle, safetensors file "

@@ -8,15 +8,22 @@ public enum SaveFormat: String, Sendable, CaseIterable {
     case kerasH5 = "keras-h5"
     /// Keras 3 `.weights.h5` (`layers/<key>/vars/<i>`); Keras requires that file-name ending.
     case keras3 = "keras3"
+    /// safetensors: torchvision's keys for torchvision-flavour models (`Model.saveWeights`),
+    /// Keras's `<layer>/<weight>` for the others; ConvZoo's metadata in `__metadata__`.
+    case safetensors = "safetensors"
 
     /// The format a file name asks for: Keras 3 for `.weights.h5` (the only name Keras 3 loads its
-    /// layout from), the legacy layout otherwise.
+    /// layout from), safetensors for `.safetensors`, the legacy layout otherwise.
     public init(fileName: String) {
-        self = fileName.hasSuffix(".weights.h5") ? .keras3 : .kerasH5
+        if fileName.hasSuffix(".weights.h5") {
+            self = .keras3
+        } else {
+            self = fileName.hasSuffix(".safetensors") ? .safetensors : .kerasH5
+        }
     }
 }
 
-/// Writes weight archives as Keras files, atomically.
+/// Writes weight archives as Keras files or safetensors, atomically.
 public enum WeightWriter {
     /// What Keras 2's `save_weights` records as `keras_version`. Keras reads it only to convert
     /// Keras 1 files, and this is Keras 2's layout; ConvZoo's own version is in `convzoo_version`.
@@ -30,6 +37,13 @@ public enum WeightWriter {
         if format == .keras3 && !url.lastPathComponent.hasSuffix(".weights.h5") {
             throw WeightFileError(file: url.path, path: "/", "a Keras 3 weight file's name must end in '.weights.h5' "
                                   + "(Keras refuses any other)")
+        }
+        if format == .safetensors {
+            try checkLayerNames(archive, file: url.path)
+            let entries = archive.layers.flatMap { layer in
+                layer.weights.map { SafetensorsEntry(key: "\(layer.name)/\(kerasWeightName($0.name))", value: $0.value) }
+            }
+            return try SafetensorsWriter.write(entries, metadata: safetensorsMetadata(archive.attributes), to: url, hooks: hooks)
         }
         let build = format == .kerasH5 ? try kerasH5Layout(archive, name: url.path) : try keras3Layout(archive, name: url.path)
         do {
@@ -100,6 +114,17 @@ public enum WeightWriter {
                 }
             }
         }
+    }
+
+    /// `kernel` for a weight a Keras legacy file names `conv/kernel:0`.
+    static func kerasWeightName(_ name: String) -> String {
+        let last = name.split(separator: "/").last.map(String.init) ?? name
+        return last.hasSuffix(":0") ? String(last.dropLast(2)) : last
+    }
+
+    /// The attributes a safetensors file keeps in `__metadata__` (every one with a text form).
+    public static func safetensorsMetadata(_ attributes: [String: AttributeValue]) -> [String: String] {
+        attributes.compactMapValues { SafetensorsWriter.metadataText($0) }
     }
 
     private static func writeAttributes(_ attributes: [String: AttributeValue], to group: HDF5Group) throws {
