@@ -50,7 +50,7 @@ public enum AlexNet {
         func normThenPool(_ n: Int) -> [Layer] {
             (v.localResponseNorm ? [LocalResponseNorm(name: "norm\(n)", size: 5, alpha: 1e-4, beta: 0.75, k: 1)] : []) + [pool(n)]
         }
-        let layers: [Layer] = [conv(0, 3, 11, stride: 4, pad: v.conv1Padding)] + normThenPool(1)
+        let layers: [Layer] = [conv(0, o.imageChannels, 11, stride: 4, pad: v.conv1Padding)] + normThenPool(1)
             + [conv(1, widths[0], 5, pad: 2)] + normThenPool(2)
             + [conv(2, widths[1], 3, pad: 1), conv(3, widths[2], 3, pad: 1), conv(4, widths[3], 3, pad: 1), pool(5)]
         return Parts(trunk: layers) { features, activation in

@@ -25,6 +25,9 @@ public struct Architecture: Sendable {
     public let taps: [String]
     /// Other names a tap answers to, e.g. Caffe's `fc7` for Keras's `fc2`.
     public internal(set) var tapAliases: [String: String] = [:]
+    /// The feature pyramid as timm's `features_only=True` gives it (ResNet: the stem's ReLU, before
+    /// the max pool, then each stage's output: strides 2, 4, 8, 16, 32); empty when it has none.
+    public internal(set) var pyramid: [String] = []
     /// Grad-CAM's default layer: the last convolutional feature map before the head.
     public let gradCAMLayer: String
     /// The same network as the other reference has it (`resnet50` for `resnet50-keras`), whose
@@ -53,11 +56,11 @@ public struct Architecture: Sendable {
 extension Architecture {
     /// `listing`'s flavour of the family `base` at `depth` (`resnet` + `50` + `-keras`).
     init(listing: FlavourListing, base: String, depth: Int, taps: [String], tapAliases: [String: String],
-         gradCAMLayer: String, otherFlavour: String? = nil, legacyNames: LegacyLayerNames? = nil,
+         pyramid: [String] = [], gradCAMLayer: String, otherFlavour: String? = nil, legacyNames: LegacyLayerNames? = nil,
          referenceParameters: Int, build: @escaping @Sendable (ModelOptions) throws -> Parts) {
         self.init(name: base + String(depth) + listing.nameSuffix, reference: listing.reference(depth),
                   flavour: listing.flavour, preprocessing: listing.preprocessing, resize: listing.resize, taps: taps,
-                  tapAliases: tapAliases, gradCAMLayer: gradCAMLayer, otherFlavour: otherFlavour, legacyNames: legacyNames,
+                  tapAliases: tapAliases, pyramid: pyramid, gradCAMLayer: gradCAMLayer, otherFlavour: otherFlavour, legacyNames: legacyNames,
                   referenceParameters: referenceParameters, build: build)
     }
 

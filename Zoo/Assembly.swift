@@ -17,11 +17,12 @@ struct Parts {
 }
 
 extension Architecture {
-    /// `options` with the architecture's defaults filled in: input size and classes.
+    /// `options` with the architecture's defaults filled in: input size, classes and channels.
     func resolved(_ options: ModelOptions) -> ModelOptions {
         var o = options
         if o.inputSize == nil { o.inputSize = (defaultInput[0], defaultInput[1]) }
         if o.requestedClasses == nil { o.requestedClasses = defaultClasses }
+        if o.inputChannels == nil { o.inputChannels = defaultInput[2] }
         return o
     }
 
@@ -29,7 +30,7 @@ extension Architecture {
     /// checked against the input size, then the top, or a global pool, or nothing.
     func assemble(_ parts: Parts, options o: ModelOptions) throws -> Model {
         let size = o.inputSize ?? (defaultInput[0], defaultInput[1])
-        let inputShape = [size.height, size.width, defaultInput[2]]
+        let inputShape = [size.height, size.width, o.inputChannels ?? defaultInput[2]]
         let network = Sequential(name: name.replacingOccurrences(of: "-", with: "_"), parts.trunk)
         let features = try Model.outputShape(of: network, for: inputShape, architecture: name).dropFirst()
         if o.includeTop {

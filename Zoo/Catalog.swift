@@ -68,7 +68,8 @@ public enum Catalog {
                 guard let count = resnetParameters[v.listing.flavour]![d] else { return nil }
                 let other = variants.map(\.listing).first { $0.flavour != v.listing.flavour && resnetParameters[$0.flavour]![d] != nil }
                 return Architecture(
-                    listing: v.listing, base: "resnet", depth: d.rawValue, taps: ResNet.taps(d), tapAliases: ResNet.tapAliases(d),
+                    listing: v.listing, base: "resnet", depth: d.rawValue, taps: ResNet.taps(d),
+                    tapAliases: ResNet.tapAliases(d, v.listing.flavour), pyramid: ResNet.pyramid(d),
                     gradCAMLayer: ResNet.taps(d).last!, otherFlavour: other.map { "resnet\(d.rawValue)" + $0.nameSuffix },
                     legacyNames: d == .resnet50 ? v.legacyResNet50Names : nil,
                     referenceParameters: count) { ResNet.parts(d, v, options: $0) }

@@ -131,7 +131,7 @@ public enum GoogLeNet {
         var layers: [Layer] = []
         // torchvision's `transform_input` (on for its ImageNet weights).
         if o.transformInput && v.normalization != nil { layers.append(ChannelAffine.torchvisionGoogLeNetTransform()) }
-        var channels = 3
+        var channels = o.imageChannels
         for step in v.stem {
             switch step {
             case let .unit(name, filters, kernel, stride):

@@ -76,7 +76,7 @@ public enum LeNet5 {
             }
             let (w1, w3, w5) = (o.channels(6), o.channels(16), o.channels(120))
             layers = [
-                Conv2D(name: "c1", inputChannels: 1, filters: w1, kernelSize: (5, 5), activation: activation),
+                Conv2D(name: "c1", inputChannels: o.imageChannels, filters: w1, kernelSize: (5, 5), activation: activation),
                 pool("s2"),
                 Conv2D(name: "c3", inputChannels: w1, filters: w3, kernelSize: (5, 5), activation: activation),
                 pool("s4"),
@@ -92,7 +92,7 @@ public enum LeNet5 {
             }
             squash = .scaledTanh
             layers = [
-                Conv2D(name: "c1", inputChannels: 1, filters: 6, kernelSize: (5, 5), activation: squash),
+                Conv2D(name: "c1", inputChannels: o.imageChannels, filters: 6, kernelSize: (5, 5), activation: squash),
                 Subsampling(name: "s2", channels: 6, activation: squash),
                 Conv2D(name: "c3", inputChannels: 6, filters: 16, kernelSize: (5, 5), activation: squash,
                        kernelMask: c3Mask()),

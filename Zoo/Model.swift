@@ -27,6 +27,10 @@ public struct ModelOptions {
     public var hiddenUnits: Int?
     /// torchvision GoogLeNet's `transform_input` (its ImageNet weights were trained with it on).
     public var transformInput = false
+    /// Channels of the input images; nil: the architecture's own (3, LeNet-5's 1). RGB weights load
+    /// into a first convolution of another count as timm's `adapt_input_conv` adapts them (see
+    /// `Model.loadWeights`).
+    public var inputChannels: Int?
 
     public init(includeTop: Bool = true, pooling: GlobalPooling? = nil, classes: Int? = nil,
                 classifierActivation: Activation? = nil, inputSize: (height: Int, width: Int)? = nil) {
@@ -46,6 +50,8 @@ public struct ModelOptions {
     public static let channelDivisorRange = 1...64
     /// Units of hidden dense layers.
     public static let hiddenUnitsRange = 1...16_384
+    /// Input channels (grayscale, RGB, multispectral).
+    public static let inputChannelsRange = 1...512
 
     /// Throws unless every option is within its range; `Architecture.make` checks before building.
     public func validate(architecture: String, inputSides: ClosedRange<Int> = ModelOptions.inputSideRange) throws {
@@ -59,6 +65,10 @@ public struct ModelOptions {
         try check(inputSize?.width, inputSides, "input width")
         try check(channelDivisor, ModelOptions.channelDivisorRange, "channel divisor")
         try check(hiddenUnits, ModelOptions.hiddenUnitsRange, "hidden units")
+        try check(inputChannels, ModelOptions.inputChannelsRange, "input channels")
+        if transformInput, let inputChannels, inputChannels != 3 {
+            throw ModelError("\(architecture): transform_input re-normalizes 3 RGB channels; it cannot take \(inputChannels)")
+        }
         if transformInput && architecture != "googlenet" {
             throw ModelError("\(architecture) has no transform_input; it is torchvision GoogLeNet's option (googlenet)")
         }
@@ -67,6 +77,8 @@ public struct ModelOptions {
     /// A channel count of the full model, divided for narrow twins (rounded up).
     func channels(_ full: Int) -> Int { (full + channelDivisor - 1) / channelDivisor }
     var hidden: Int { hiddenUnits ?? 4096 }
+    /// The first convolution's input channels (set by `Architecture.resolved`).
+    var imageChannels: Int { inputChannels ?? 3 }
 }
 
 /// A network of the zoo: its layers and what a user needs to run it.
@@ -162,14 +174,47 @@ public final class Model {
     /// The output of the layer named `tap` (or an alias such as `fc7`), as Keras defines it: after
     /// the layer's own activation.
     public func output(at tap: String, for x: Tensor) throws -> Tensor {
-        try checkInput(x)
-        let name = tapAliases[tap] ?? tap
-        guard let y = try network.forward(x, mode: .inference, stoppingAfter: name) else {
-            let known = (taps + tapAliases.keys.sorted()).joined(separator: ", ")
-            throw ModelError("\(architecture) has no tap '\(tap)'; taps: \(known)")
-        }
-        return y
+        try outputs(at: [tap], for: x)[0]
     }
+
+    /// The outputs of the layers named `taps` (or their aliases), in that order, from one pass that
+    /// stops after the deepest: each is bit for bit what `output(at:)` gives for it alone.
+    public func outputs(at taps: [String], for x: Tensor) throws -> [Tensor] {
+        let names = try layerNames(of: taps)
+        try checkInput(x)
+        let outputs = try network.forward(x, mode: .inference, tapping: Set(names))
+        return names.map { outputs[$0]! }
+    }
+
+    /// The layer each of `taps` (a layer name or an alias) names, or an error naming the first
+    /// that no pass reaches, with the documented taps.
+    public func layerNames(of taps: [String]) throws -> [String] {
+        try taps.map { tap in
+            let name = tapAliases[tap] ?? tap
+            guard network.reaches(name) else {
+                let pyramid = definition.pyramid.isEmpty ? [] : [Model.pyramidName]
+                let known = (self.taps + tapAliases.keys.sorted() + pyramid).joined(separator: ", ")
+                throw ModelError("\(architecture) has no tap '\(tap)'; taps: \(known)")
+            }
+            return name
+        }
+    }
+
+    /// `taps` with the word `pyramid` replaced by the feature pyramid's levels (`Architecture.pyramid`),
+    /// or an error for an architecture without one.
+    public func expandingPyramid(_ taps: [String]) throws -> [String] {
+        try taps.flatMap { tap -> [String] in
+            guard tap == Model.pyramidName else { return [tap] }
+            guard !definition.pyramid.isEmpty else {
+                let having = Catalog.all.filter { !$0.pyramid.isEmpty }.map(\.name)
+                throw ModelError("\(architecture) has no feature pyramid; these have one: \(having.joined(separator: ", "))")
+            }
+            return definition.pyramid
+        }
+    }
+
+    /// The word that asks for the feature pyramid among taps.
+    public static let pyramidName = "pyramid"
 
     /// Throws unless `x` is an NHWC batch this model takes.
     public func checkInput(_ x: Tensor) throws {

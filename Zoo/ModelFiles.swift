@@ -5,13 +5,15 @@ import WeightIO
 extension ModelOptions {
     /// These options adjusted to what a weight file records: its input size and number of classes
     /// (from its class names, else its last dense layer) where these options leave them open, and
-    /// GoogLeNet's `transform_input`.
+    /// GoogLeNet's `transform_input`, and the input channels it records.
     public func adjusted(to file: WeightFile) -> ModelOptions {
         var o = self
         if requestedClasses == nil, let classes = file.metadata.classNames?.count ?? ModelOptions.classesOfTop(file) {
             o.classes = classes
         }
         if inputSize == nil { o.inputSize = file.metadata.recordedInputSize }
+        // A model fine-tuned on other channels (say grayscale) records them.
+        if inputChannels == nil, let recorded = file.metadata.inputSize, recorded.count == 3 { o.inputChannels = recorded[2] }
         if file.metadata.extra["transform_input"] == "1" { o.transformInput = true }
         return o
     }
@@ -89,6 +91,10 @@ extension Model {
         var options = options
         if let legacy = definition.legacyNames, options.renameFileLayer == nil, legacy.matches(file.layers.map(\.name)) {
             options.renameFileLayer = legacy.rename
+        }
+        if options.adaptInputChannels == nil, inputShape[2] != 3, definition.defaultInput[2] == 3 {
+            // RGB weights into a first convolution of other channels (`ModelOptions.inputChannels`).
+            options.adaptInputChannels = network.allLayers.first { $0 is Conv2D }?.name
         }
         if file.format == .caffe, options.mode == .strict {
             // A Caffe net is matched by layer name only (its file order is Caffe's, not Keras's), and

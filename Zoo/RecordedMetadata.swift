@@ -3,7 +3,7 @@ import WeightIO
 
 extension ConvZooMetadata {
     /// Throws unless what a weight file records is something ConvZoo can use: a known architecture
-    /// and variant, an input size in range with 1 or 3 channels, a class count in range, known
+    /// and variant, an input size and channels in range, a class count in range, known
     /// preprocessing and resize transform. A file's metadata is untrusted: it is checked before any
     /// model is built from it. `file` names the file in the error.
     public func validate(file: String) throws {
@@ -20,9 +20,10 @@ extension ConvZooMetadata {
         if let inputSize {
             let sides = recorded?.inputSideRange ?? ModelOptions.inputSideRange
             guard inputSize.count == 3, sides.contains(inputSize[0]), sides.contains(inputSize[1]),
-                  inputSize[2] == 1 || inputSize[2] == 3 else {
+                  ModelOptions.inputChannelsRange.contains(inputSize[2]) else {
+                let channels = ModelOptions.inputChannelsRange
                 throw fail("input_size", "\(inputSize)", "[height, width, channels] with sides from "
-                    + "\(sides.lowerBound) to \(sides.upperBound) and 1 or 3 channels")
+                    + "\(sides.lowerBound) to \(sides.upperBound) and \(channels.lowerBound) to \(channels.upperBound) channels")
             }
         }
         if let classNames, !ModelOptions.classesRange.contains(classNames.count) {

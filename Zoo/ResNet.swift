@@ -38,12 +38,16 @@ public enum ResNet {
         ["pool1_pool"] + depth.blockCounts.enumerated().map { s, blocks in "conv\(s + 2)_block\(blocks)_out" }
     }
 
-    /// `pool1` and every block's `_out` (the block's own name: its output is after the ReLU).
-    static func tapAliases(_ depth: Depth) -> [String: String] {
+    /// `pool1` and every block's `_out` (the block's own name: its output is after the ReLU); for
+    /// torchvision's flavour also its module names of the pyramid's levels (timm's `feature_info`):
+    /// `act1` (the stem's ReLU) and `layer1` ... `layer4` (the stages).
+    static func tapAliases(_ depth: Depth, _ flavour: Flavour) -> [String: String] {
         var aliases = ["pool1": "pool1_pool"]
         for (s, blocks) in depth.blockCounts.enumerated() {
             for b in 1...blocks { aliases["conv\(s + 2)_block\(b)_out"] = "conv\(s + 2)_block\(b)" }
+            if flavour == .torchvision { aliases["layer\(s + 1)"] = "conv\(s + 2)" }
         }
+        if flavour == .torchvision { aliases["act1"] = "conv1_relu" }
         return aliases
     }
 
@@ -85,12 +89,17 @@ public enum ResNet {
         static func of(_ flavour: Flavour) -> Variant { flavour == .keras ? keras : torchvision }
     }
 
+    /// timm's `features_only=True` levels: the stem's ReLU (before the max pool), then every stage's last block.
+    static func pyramid(_ depth: Depth) -> [String] {
+        ["conv1_relu"] + depth.blockCounts.enumerated().map { s, blocks in "conv\(s + 2)_block\(blocks)_out" }
+    }
+
     static func parts(_ depth: Depth, _ v: Variant, options o: ModelOptions) -> Parts {
         var layers: [Layer] = []
         var order: [String] = []
         let stem = o.channels(64)
         if v.kerasPadding { layers.append(ZeroPadding2D(name: "conv1_pad", padding: (3, 3, 3, 3))) }
-        layers.append(Conv2D(name: "conv1_conv", inputChannels: 3, filters: stem, kernelSize: (7, 7), strides: (2, 2),
+        layers.append(Conv2D(name: "conv1_conv", inputChannels: o.imageChannels, filters: stem, kernelSize: (7, 7), strides: (2, 2),
                              padding: v.kerasPadding ? .valid : .symmetric(3), useBias: v.convolutionBias,
                              initializer: v.convolutionInit))
         layers.append(v.batchNorm("conv1_bn", stem))

@@ -69,7 +69,7 @@ public enum VGG {
 
     static func parts(_ depth: Depth, _ v: Variant, options o: ModelOptions) -> Parts {
         var layers: [Layer] = []
-        var channels = 3
+        var channels = o.imageChannels
         for (b, count) in depth.convolutionsPerBlock.enumerated() {
             let filters = o.channels(blockFilters[b])
             for c in 1...count {

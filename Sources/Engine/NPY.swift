@@ -89,7 +89,16 @@ public enum NPY {
 
     /// The float32 `.npy` encoding of `tensor` (format 1.0).
     public static func encode(_ tensor: Tensor) -> Data {
-        let dims = tensor.shape.map(String.init)
+        var data = header(shape: tensor.shape)
+        tensor.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!)
+            .assumingMemoryBound(to: UInt8.self), count: $0.count * 4)) }
+        return data
+    }
+
+    /// The `.npy` header (format 1.0) of a C-order float32 array of `shape`: what `encode` writes
+    /// before the values, for writers that stream the values after it.
+    public static func header(shape: [Int]) -> Data {
+        let dims = shape.map(String.init)
         let shapeText = dims.count == 1 ? "(\(dims[0]),)" : "(" + dims.joined(separator: ", ") + ")"
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
         let total = 10 + header.utf8.count + 1
@@ -98,8 +107,6 @@ public enum NPY {
         let n = UInt16(header.utf8.count)
         data.append(contentsOf: [UInt8(n & 0xFF), UInt8(n >> 8)])
         data.append(contentsOf: Array(header.utf8))
-        tensor.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!)
-            .assumingMemoryBound(to: UInt8.self), count: $0.count * 4)) }
         return data
     }
 }

@@ -39,6 +39,8 @@ struct ExplainCommand: ParsableCommand {
     @Flag(help: "Turn images upright by their EXIF orientation.")
     var exif = false
 
+    @OptionGroup var channels: InputChannelsOption
+
     @OptionGroup var transform: TransformInputOption
     @OptionGroup var twin: TwinOptions
 
@@ -49,7 +51,7 @@ struct ExplainCommand: ParsableCommand {
     func run() throws {
         try OptionCheck.writableFolder(URL(fileURLWithPath: out), option: "--out")
         if let maps { try OptionCheck.outputFile(maps, option: "--maps") }
-        let shape = transform.applied(to: twin.applied(to: ModelOptions()))
+        let shape = channels.applied(to: transform.applied(to: twin.applied(to: ModelOptions())))
         let batch = try input.map(readBatch)
         // A preprocessed batch needs no image pipeline (whose resize may not fit its size).
         let built: Model, pipeline: ImagePipeline?

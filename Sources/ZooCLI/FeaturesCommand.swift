@@ -18,7 +18,9 @@ struct FeaturesCommand: ParsableCommand {
     @Option(help: "Weight file; without it the seeded initial weights are used.")
     var weights: String?
 
-    @Option(help: "The layer whose output is written (e.g. fc2, f6, avg_pool).")
+    @Option(help: ArgumentHelp("The layer whose output is written (e.g. fc2, f6, avg_pool), or several separated by "
+        + "commas, computed in one pass; `pyramid` stands for a ResNet's five levels as timm's features_only gives them.",
+        valueName: "layer[,layer...]"))
     var layer: String
 
     @Argument(help: "Image folder root/<class>/<image>.")
@@ -27,7 +29,8 @@ struct FeaturesCommand: ParsableCommand {
     @Option(help: "Instead of a folder: a preprocessed float32 NHWC .npy batch.")
     var input: String?
 
-    @Option(help: "Output: .npy (rows x features), .h5 or .csv (also each row's label and path; with --input the row index, no label).")
+    @Option(help: ArgumentHelp("Output: .npy (rows x features), .h5 or .csv (also each row's label and path; with --input "
+        + "the row index, no label). Several layers: one .h5 dataset per layer, or one file per layer, <out>-<layer>.npy/.csv."))
     var out: String
 
     @Flag(help: "Turn images upright by their EXIF orientation (Keras, PIL and torchvision ignore it).")
@@ -36,7 +39,11 @@ struct FeaturesCommand: ParsableCommand {
     @Option(help: "Images per batch.")
     var batch = 32
 
+    @OptionGroup var channels: InputChannelsOption
+
     @OptionGroup var transform: TransformInputOption
+
+    @OptionGroup var twin: TwinOptions
 
     func validate() throws {
         guard (directory == nil) != (input == nil) else {
@@ -47,6 +54,12 @@ struct FeaturesCommand: ParsableCommand {
             throw ValidationError("--out \(out): expected a name ending in .npy, .h5 or .csv")
         }
         if model == nil && weights == nil { throw ValidationError("give --model (or --weights recording one)") }
+        if layers.contains(where: \.isEmpty) { throw ValidationError("--layer \(layer): a layer name is empty") }
+    }
+
+    /// The layers asked for, in order.
+    var layers: [String] {
+        layer.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
     func run() throws {
@@ -62,48 +75,43 @@ struct FeaturesCommand: ParsableCommand {
             StandardError.warn(message)
         }
         let cluster = try Cluster.world()
-        var features: ExtractedFeatures
+        let options = channels.applied(to: transform.applied(to: twin.applied(to: ModelOptions())))
+        let model: Model, dataset: LabeledDataset
         if let input {
             let x = try NPY.read(URL(fileURLWithPath: input))
             guard x.rank == 4 else {
                 throw CommandFailure("\(input): expected a (batch, height, width, channels) array, got shape \(x.shape)")
             }
             StandardError.warnNonFinite(x, source: input)
-            let model = try LoadedModel.build(weights: weights, modelName: model, shape: transform.applied(to: ModelOptions()),
-                                              inputSize: (x.shape[1], x.shape[2]),
-                                              cluster: cluster)
+            model = try LoadedModel.build(weights: weights, modelName: self.model, shape: options, inputSize: (x.shape[1], x.shape[2]),
+                                          cluster: cluster)
             try model.checkMemory(batch: min(batch, x.shape[0]), training: false)
-            let rows = try TensorDataset(inputs: x, labels: Array(repeating: 0, count: x.shape[0]), source: input)
-            guard let extracted = try extract(FeatureExtractor(model: model, layer: layer), rows, cluster, logger, progress)
-            else { return }
-            features = extracted
-            // An array's rows have no labels; they are named by their position.
-            features.labels = nil
-            features.names = features.indices.map(String.init)
+            dataset = try TensorDataset(inputs: x, labels: Array(repeating: 0, count: x.shape[0]), source: input)
         } else {
-            let loaded = try LoadedModel.load(weights: weights, modelName: model, shape: transform.applied(to: ModelOptions()),
-                                             applyEXIF: exif, cluster: cluster)
-            try loaded.model.checkMemory(batch: batch, training: false)
-            let folder = try ImageFolder(root: URL(fileURLWithPath: directory!), pipeline: loaded.pipeline)
-            guard let extracted = try extract(FeatureExtractor(model: loaded.model, layer: layer), folder, cluster, logger,
-                                              progress) else { return }
-            features = extracted
+            let loaded = try LoadedModel.load(weights: weights, modelName: self.model, shape: options, applyEXIF: exif,
+                                              cluster: cluster)
+            model = loaded.model
+            try model.checkMemory(batch: batch, training: false)
+            dataset = try ImageFolder(root: URL(fileURLWithPath: directory!), pipeline: loaded.pipeline)
         }
+        // One pass for every layer; under mpirun sharded over the ranks and written by rank 0 alone.
+        // An array's rows have no labels; they are named by their position.
+        let ranks = (cluster?.size ?? 1) > 1 ? cluster : nil
+        guard let written = try FeatureExtractor(model: model, layers: layers)
+            .write(from: dataset, batchSize: batch, to: URL(fileURLWithPath: out), across: ranks, namedByPosition: input != nil,
+                   logger: logger, progress: ranks?.isRoot == false ? nil : progress)
+        else { return }
         line.end()
-        try FeatureFile.write(features, to: URL(fileURLWithPath: out))
-        print("wrote \(out): \(features.rowCount) rows x \(features.width) features of \(layer); \(features.summary)")
+        if written.layers.count == 1, let only = written.layers.first {
+            print("wrote \(out): \(written.rowCount) rows x \(only.sampleShape.reduce(1, *)) features of \(only.name); \(written.summary)")
+            return
+        }
+        print("wrote " + written.files.map(\.path).joined(separator: ", ") + ": \(written.rowCount) rows of "
+              + written.layers.map { "\($0.name) \(shapeText($0.sampleShape))" }.joined(separator: ", ") + "; \(written.summary)")
     }
 
-    /// The features of every sample, in one process or, under mpirun, sharded over the ranks and
-    /// gathered on rank 0 in dataset order (nil on the other ranks, which write nothing).
-    func extract(_ extractor: FeatureExtractor, _ dataset: LabeledDataset, _ cluster: Cluster?, _ logger: DataLogger,
-                 _ progress: @escaping (ExtractionProgress) -> Void) throws -> ExtractedFeatures? {
-        guard let cluster, cluster.size > 1 else {
-            return try extractor.extract(from: dataset, batchSize: batch, logger: logger, progress: progress)
-        }
-        return try extractor.extract(from: dataset, batchSize: batch, across: cluster, logger: logger,
-                                     progress: cluster.isRoot ? progress : nil)
-    }
+    /// `(56, 56, 256)`.
+    func shapeText(_ shape: [Int]) -> String { "(" + shape.map(String.init).joined(separator: ", ") + ")" }
 }
 
 /// A progress line on standard error, rewritten in place and ended once, also when the command fails.

@@ -78,6 +78,8 @@ struct FinetuneCommand: ParsableCommand {
     @Flag(help: "Run the whole network every step even when trunk features could be cached (for comparison).")
     var noFeatureCache = false
 
+    @OptionGroup var channels: InputChannelsOption
+
     @OptionGroup var transform: TransformInputOption
 
     @Flag(help: "Under mpirun: training BatchNorm layers use the statistics of the whole batch, over every rank, which gives one process's result (default: each rank's share's, as PyTorch DDP).")
@@ -182,7 +184,7 @@ struct FinetuneCommand: ParsableCommand {
     /// The architecture with a new head for `classes`, and the pre-trained weights loaded around it
     /// (under mpirun by rank 0 alone, which broadcasts the result).
     func buildModel(classes: Int, cluster: Cluster?) throws -> (Model, LoadReport?) {
-        let options = transform.applied(to: twin.applied(to: ModelOptions()))
+        let options = channels.applied(to: transform.applied(to: twin.applied(to: ModelOptions())))
         RandomGenerator.global.reseed(seed)
         return try withFlagHints {
             try Model.loadedOnRoot(of: cluster) {

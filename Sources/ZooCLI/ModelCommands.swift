@@ -20,6 +20,8 @@ struct ModelShapeOptions: ParsableArguments {
     @Option(help: "Classifier output: softmax or none (default: the reference's own).")
     var classifierActivation: String?
 
+    @OptionGroup var channels: InputChannelsOption
+
     @OptionGroup var transform: TransformInputOption
     @OptionGroup var twin: TwinOptions
 
@@ -29,7 +31,7 @@ struct ModelShapeOptions: ParsableArguments {
     }
 
     func modelOptions() throws -> ModelOptions {
-        var o = transform.applied(to: twin.applied(to: ModelOptions(includeTop: !noTop, classes: classes)))
+        var o = channels.applied(to: transform.applied(to: twin.applied(to: ModelOptions(includeTop: !noTop, classes: classes))))
         if let pooling {
             guard let p = GlobalPooling(rawValue: pooling) else {
                 throw ValidationError("--pooling must be avg or max, got '\(pooling)'")
@@ -88,5 +90,23 @@ struct SummaryCommand: ParsableCommand {
         // From shapes alone: no weight is allocated, whatever the input size.
         let summary = try ModelSummary(Catalog.architecture(named: name), options: shape.modelOptions())
         print(summary.render(title: name), terminator: "")
+    }
+}
+
+/// `--input-channels N`: a model for N-channel inputs (grayscale, multispectral); RGB weights load into
+/// its first convolution as timm's `adapt_input_conv` adapts them, as the load report says.
+struct InputChannelsOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Input channels (default: the architecture's own, or the weight file's). RGB weights are adapted "
+        + "as timm's adapt_input_conv does: 1 sums the kernel over RGB; other counts repeat it and scale by 3/N. "
+        + "Images load as grayscale for 1; other counts than 1 and 3 take arrays (--input, images.npy).", valueName: "N"))
+    var inputChannels: Int?
+
+    func validate() throws { try OptionCheck.inRange(inputChannels, ModelOptions.inputChannelsRange, "--input-channels") }
+
+    /// `options` with the channels set.
+    func applied(to options: ModelOptions) -> ModelOptions {
+        var o = options
+        if let inputChannels { o.inputChannels = inputChannels }
+        return o
     }
 }

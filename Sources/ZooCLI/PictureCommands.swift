@@ -18,12 +18,14 @@ struct FiltersCommand: ParsableCommand {
     @Option(help: "Output PNG file.")
     var out: String
 
+    @OptionGroup var channels: InputChannelsOption
+
     @OptionGroup var transform: TransformInputOption
     @OptionGroup var twin: TwinOptions
 
     func run() throws {
         try OptionCheck.outputFile(out, option: "--out")
-        let built = try weightFile.build(shape: transform.applied(to: twin.applied(to: ModelOptions())))
+        let built = try weightFile.build(shape: channels.applied(to: transform.applied(to: twin.applied(to: ModelOptions()))))
         let convolutions = built.network.allLayers.compactMap { $0 as? Conv2D }
         guard let conv = layer.map({ name in convolutions.first { $0.name == name } }) ?? convolutions.first else {
             let known = convolutions.prefix(12).map(\.name).joined(separator: ", ")
@@ -56,12 +58,14 @@ struct ActivationsCommand: ParsableCommand {
     @Flag(help: "Turn the image upright by its EXIF orientation.")
     var exif = false
 
+    @OptionGroup var channels: InputChannelsOption
+
     @OptionGroup var transform: TransformInputOption
     @OptionGroup var twin: TwinOptions
 
     func run() throws {
         try OptionCheck.outputFile(out, option: "--out")
-        let loaded = try weightFile.load(shape: transform.applied(to: twin.applied(to: ModelOptions())),
+        let loaded = try weightFile.load(shape: channels.applied(to: transform.applied(to: twin.applied(to: ModelOptions()))),
                                           applyEXIF: exif)
         let x = try loaded.pipeline.load(URL(fileURLWithPath: image))
         let grid = try TileGrid.activations(try loaded.model.output(at: layer, for: x.reshaped([1] + x.shape)))

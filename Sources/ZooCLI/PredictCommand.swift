@@ -21,6 +21,8 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Turn images upright by their EXIF orientation (Keras, PIL and torchvision ignore it).")
     var exif = false
 
+    @OptionGroup var channels: InputChannelsOption
+
     @OptionGroup var transform: TransformInputOption
     @OptionGroup var twin: TwinOptions
 
@@ -29,7 +31,7 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try weightFile.load(shape: transform.applied(to: twin.applied(to: ModelOptions())),
+        let loaded = try weightFile.load(shape: channels.applied(to: transform.applied(to: twin.applied(to: ModelOptions()))),
                                           applyEXIF: exif)
         var succeeded = 0
         for path in images {

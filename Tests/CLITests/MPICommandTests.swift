@@ -33,19 +33,26 @@ final class MPICommandTests: XCTestCase {
                                  executable: URL(fileURLWithPath: "/usr/bin/mpirun"))
     }
 
-    func testShardedFeaturesWriteTheSingleProcessFileByteForByte() throws {
-        for name in ["f6.csv", "f6.h5", "f6.npy"] {
-            let common = ["features", "--weights", Self.shipped.path, "--layer", "f6", "--batch", "3", Self.folder.path]
-            let one = try ZooBinary.run(common + ["--out", work.appendingPathComponent("one-" + name).path])
-            XCTAssertEqual(one.status, 0, one.stderr)
-            let two = try mpirun(common + ["--out", work.appendingPathComponent("two-" + name).path])
-            XCTAssertEqual(two.status, 0, two.stderr)
-            XCTAssertEqual(try Data(contentsOf: work.appendingPathComponent("two-" + name)),
-                           try Data(contentsOf: work.appendingPathComponent("one-" + name)), name)
-            XCTAssertEqual(two.stdout.components(separatedBy: "wrote ").count - 1, 1, "rank 0 alone reports: \(two.stdout)")
-            XCTAssertTrue(two.stdout.contains("skipped 2 unreadable"), two.stdout)
-            XCTAssertEqual(two.stdout.replacingOccurrences(of: "two-", with: ""),
-                           one.stdout.replacingOccurrences(of: "one-", with: ""))
+    /// One layer (one file), then three (one .h5, or one .npy / .csv per layer).
+    func testShardedFeaturesWriteTheSingleProcessFilesByteForByte() throws {
+        for (layers, perLayer) in [("f6", [String]()), ("s4,c5,f6", ["s4", "c5", "f6"])] {
+            for name in ["f.csv", "f.h5", "f.npy"] {
+                let common = ["features", "--weights", Self.shipped.path, "--layer", layers, "--batch", "3", Self.folder.path]
+                let one = try ZooBinary.run(common + ["--out", work.appendingPathComponent("one-" + name).path])
+                XCTAssertEqual(one.status, 0, one.stderr)
+                let two = try mpirun(common + ["--out", work.appendingPathComponent("two-" + name).path])
+                XCTAssertEqual(two.status, 0, two.stderr)
+                let ext = (name as NSString).pathExtension
+                let files = ext == "h5" || perLayer.isEmpty ? [name] : perLayer.map { "f-\($0).\(ext)" }
+                for file in files {
+                    XCTAssertEqual(try Data(contentsOf: work.appendingPathComponent("two-" + file)),
+                                   try Data(contentsOf: work.appendingPathComponent("one-" + file)), "\(layers): \(file)")
+                }
+                XCTAssertEqual(two.stdout.components(separatedBy: "wrote ").count - 1, 1, "rank 0 alone reports: \(two.stdout)")
+                XCTAssertTrue(two.stdout.contains("skipped 2 unreadable"), two.stdout)
+                XCTAssertEqual(two.stdout.replacingOccurrences(of: "two-", with: ""),
+                               one.stdout.replacingOccurrences(of: "one-", with: ""))
+            }
         }
     }
 

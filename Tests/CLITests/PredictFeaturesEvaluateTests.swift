@@ -105,20 +105,53 @@ final class PredictFeaturesEvaluateTests: XCTestCase {
         XCTAssertEqual(Array(try Data(contentsOf: h5).prefix(4)), [0x89, 0x48, 0x44, 0x46])
     }
 
-    func testFeaturesFromAnNpyBatchAndAnUnknownLayer() throws {
+    /// `zoo features` of seeded LeNet-5 at `layer` (one or several) on a (3, 32, 32, 1) batch.
+    func lenetFeatures(_ layer: String, out: URL) throws -> ZooBinary.Result {
         let input = Self.work.appendingPathComponent("batch.npy")
-        try npyData(shape: [3, 32, 32, 1]).write(to: input)
+        if !FileManager.default.fileExists(atPath: input.path) { try npyData(shape: [3, 32, 32, 1]).write(to: input) }
+        return try ZooBinary.run(["features", "--model", "lenet5", "--layer", layer, "--input", input.path, "--out", out.path])
+    }
+
+    func testFeaturesFromAnNpyBatchAndAnUnknownLayer() throws {
         let out = Self.work.appendingPathComponent("c5.csv")
-        let r = try ZooBinary.run(["features", "--model", "lenet5", "--layer", "c5", "--input", input.path, "--out", out.path])
+        let r = try lenetFeatures("c5", out: out)
         XCTAssertEqual(r.status, 0, r.stderr)
         let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
         XCTAssertEqual(lines.dropFirst().map { String($0[1]) }, ["0", "1", "2"])
         XCTAssertEqual(lines[1].count, 2 + 120)
 
-        let bad = try ZooBinary.run(["features", "--model", "lenet5", "--layer", "nope", "--input", input.path,
-                                     "--out", out.path])
+        let bad = try lenetFeatures("nope", out: out)
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("nope"), bad.stderr)
+    }
+
+    func testFeaturesOfSeveralLayersAndTheResNetPyramid() throws {
+        let out = Self.work.appendingPathComponent("multi.npy")
+        let r = try lenetFeatures("s4,f6", out: out)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let s4 = Self.work.appendingPathComponent("multi-s4.npy"), f6 = Self.work.appendingPathComponent("multi-f6.npy")
+        XCTAssertTrue(r.stdout.contains("wrote \(s4.path), \(f6.path): 3 rows of s4 (5, 5, 16), f6 (84)"), r.stdout)
+        XCTAssertEqual(try npyShape(s4), [3, 5, 5, 16])
+        XCTAssertEqual(try npyShape(f6), [3, 84])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "several layers write one file each, not --out")
+        // Each layer's file holds what extracting it alone gives.
+        let alone = Self.work.appendingPathComponent("s4-alone.npy")
+        XCTAssertEqual(try lenetFeatures("s4", out: alone).status, 0)
+        XCTAssertEqual(try readFloat32NPY(s4).values, try readFloat32NPY(alone).values)
+
+        let unknown = try lenetFeatures("s4,nope", out: out)
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.stderr.contains("lenet5 has no tap 'nope'; taps: s4, c5, f6"), unknown.stderr)
+        XCTAssertEqual(try lenetFeatures("s4,", out: out).status, 64)
+
+        let rgb = Self.work.appendingPathComponent("rgb.npy")
+        try npyData(shape: [2, 64, 64, 3]).write(to: rgb)
+        let h5 = Self.work.appendingPathComponent("pyramid.h5")
+        let p = try ZooBinary.run(["features", "--model", "resnet18", "--channel-divisor", "16", "--layer", "pyramid",
+                                   "--input", rgb.path, "--out", h5.path])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        XCTAssertTrue(p.stdout.contains("2 rows of conv1_relu (32, 32, 4), conv2_block2_out (16, 16, 4), conv3_block2_out (8, 8, 8), "
+            + "conv4_block2_out (4, 4, 16), conv5_block2_out (2, 2, 32)"), p.stdout)
     }
 
     /// `--exif` turns a photo upright by its orientation tag (6: rotated 90 degrees); without it the

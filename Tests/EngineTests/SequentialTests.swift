@@ -30,6 +30,37 @@ final class SequentialTests: XCTestCase {
         XCTAssertNil(try net.forward(x, mode: .inference, stoppingAfter: "nope"))
     }
 
+    /// One pass tapping several layers gives each what a pass to it alone gives, bit for bit, also a
+    /// layer inside a fused Conv -> BatchNorm -> ReLU group and a nested Sequential as a whole.
+    func testTappingSeveralLayersGivesEachItsOwnPassBitForBit() throws {
+        func convBNReLU(_ p: String, _ inC: Int, _ outC: Int) -> [Layer] {
+            let bn = BatchNorm(name: p + "_bn", channels: outC, epsilon: 1e-5, momentum: 0.1, convention: .pytorch)
+            bn.gamma!.value = randomTensor([outC], seed: 11)
+            bn.movingVariance.value = Tensor(shape: [outC], scalars: (0..<outC).map { 0.5 + Float($0) / 7 })
+            return [Conv2D(name: p + "_conv", inputChannels: inC, filters: outC, kernelSize: (3, 3), padding: .same, useBias: false),
+                    bn, ActivationLayer(name: p + "_relu", .relu)]
+        }
+        let stage = Sequential(name: "stage", convBNReLU("b", 4, 6) + [MaxPool2D(name: "pool", poolSize: (2, 2))])
+        let net = Sequential(name: "net", convBNReLU("a", 3, 4) + [stage, GlobalAveragePooling2D(name: "gap"),
+                                                                  Dense(name: "fc", inputFeatures: 6, units: 3)])
+        let x = randomTensor([2, 8, 8, 3])
+        let names: Set = ["a_conv", "a_bn", "a_relu", "b_relu", "stage", "pool", "fc"]
+        let tapped = try net.forward(x, mode: .inference, tapping: names)
+        XCTAssertEqual(Set(tapped.keys), names)
+        for name in names {
+            XCTAssertEqual(tapped[name], try net.forward(x, mode: .inference, stoppingAfter: name), name)
+        }
+        XCTAssertEqual(tapped["fc"], try net.forward(x, mode: .inference), "the last layer's tap is the whole network's output")
+        XCTAssertEqual(tapped["stage"], tapped["pool"])
+        // A tap inside the fused group is the layers one by one, and the pass goes on fused.
+        let conv = try net.layers[0].forward(x, mode: .inference)
+        XCTAssertEqual(tapped["a_conv"], conv)
+        XCTAssertEqual(tapped["a_bn"], try net.layers[1].forward(conv, mode: .inference))
+        assertClose(tapped["a_relu"]!, try net.layers[2].forward(tapped["a_bn"]!, mode: .inference), relative: 1e-5, "fused relu")
+        XCTAssertTrue(try net.forward(x, mode: .inference, tapping: ["nope"]).isEmpty)
+        XCTAssertTrue(net.reaches("b_conv") && net.reaches("stage") && !net.reaches("nope"))
+    }
+
     func testFrozenTrunkGetsNoBackwardWork() throws {
         let trunk = Dense(name: "trunk", inputFeatures: 3, units: 4, activation: .tanh)
         let head = Dense(name: "head", inputFeatures: 4, units: 2)

@@ -126,6 +126,78 @@ final class FeatureExtractorTests: XCTestCase {
         }
     }
 
+    // MARK: - Several layers
+
+    func testSeveralLayersInOnePassGiveEachLayersOwnExtractionBitForBit() throws {
+        let x = inputs(5)
+        let data = try TensorDataset(inputs: x, labels: [0, 1, 2, 1, 0], classNames: ["a", "b", "c"], source: "x.npy")
+        var heard: [ExtractionProgress] = []
+        let layers = ["c1", "s4", "f6"]
+        let all = try FeatureExtractor(model: model, layers: layers)
+            .extractEachLayer(from: data, indices: [4, 0, 3, 1, 2], batchSize: 2, logger: .silent) { heard.append($0) }
+        XCTAssertEqual(all.map(\.layer), layers)
+        XCTAssertEqual(all.map(\.mapShape), [[5, 28, 28, 6], [5, 5, 5, 16], [5, 84]])
+        XCTAssertEqual(heard.map(\.batch), [1, 2, 3], "one pass: one report per batch, not per layer")
+        for (layer, features) in zip(layers, all) {
+            let alone = try FeatureExtractor(model: model, layer: layer)
+                .extract(from: data, indices: [4, 0, 3, 1, 2], batchSize: 2, logger: .silent)
+            XCTAssertEqual(features.values, alone.values, layer)
+            XCTAssertEqual(features.indices, [4, 0, 3, 1, 2])
+            XCTAssertEqual(features.labels, [0, 0, 1, 1, 2])
+            XCTAssertEqual(features.names, alone.names)
+        }
+        XCTAssertGreaterThan(all[1].values.scalars.filter { $0 != 0 }.count, 100)
+    }
+
+    func testUnknownRepeatedOrMissingLayersAreRefusedListingTheTaps() throws {
+        XCTAssertThrowsError(try FeatureExtractor(model: model, layers: ["c5", "nope"])) {
+            XCTAssertTrue("\($0)".contains("no tap 'nope'") && "\($0)".contains("s4, c5, f6"), "\($0)")
+        }
+        XCTAssertThrowsError(try FeatureExtractor(model: model, layers: ["c5", "c5"])) {
+            XCTAssertTrue("\($0)".contains("'c5' is asked for twice"), "\($0)")
+        }
+        XCTAssertThrowsError(try FeatureExtractor(model: model, layers: [])) {
+            XCTAssertTrue("\($0)".contains("no layer"), "\($0)")
+        }
+        XCTAssertThrowsError(try FeatureExtractor(model: model, layers: ["pyramid"])) {
+            XCTAssertTrue("\($0)".contains("lenet5 has no feature pyramid") && "\($0)".contains("resnet50-keras"), "\($0)")
+        }
+    }
+
+    func testSeveralLayersGoToOneHDF5DatasetOrOneFileEach() throws {
+        let directory = try temporaryDirectory()
+        let data = try TensorDataset(inputs: inputs(3), labels: [1, 0, 1], classNames: ["a", "b"], source: "x.npy")
+        let all = try FeatureExtractor(model: model, layers: ["s4", "f6"]).extractEachLayer(from: data, logger: .silent)
+
+        let h5 = directory.appendingPathComponent("f.h5")
+        XCTAssertEqual(try FeatureFile.write(eachLayer: all, to: h5), [h5])
+        let root = try HDF5File.open(h5).root()
+        XCTAssertEqual(try root.dataset("s4").readTensor(), all[0].values.reshaped([3, 5, 5, 16]))
+        XCTAssertEqual(try root.dataset("f6").readTensor(), all[1].values)
+        XCTAssertEqual(try root.stringArray("layers"), ["s4", "f6"])
+        XCTAssertEqual(try root.dataset("labels").readTensor().scalars, [1, 0, 1])
+        XCTAssertEqual(try root.stringArray("paths"), all[0].names)
+        XCTAssertEqual(try root.stringArray("class_names"), ["a", "b"])
+        XCTAssertFalse(root.contains("features"))
+
+        let npy = directory.appendingPathComponent("f.npy")
+        let files = try FeatureFile.write(eachLayer: all, to: npy)
+        XCTAssertEqual(files.map(\.lastPathComponent), ["f-s4.npy", "f-f6.npy"])
+        XCTAssertEqual(try NPY.read(files[0]), all[0].values.reshaped([3, 5, 5, 16]))
+        XCTAssertEqual(try NPY.read(files[1]), all[1].values)
+        let csv = try FeatureFile.write(eachLayer: all, to: directory.appendingPathComponent("f.csv"))
+        XCTAssertEqual(csv.map(\.lastPathComponent), ["f-s4.csv", "f-f6.csv"])
+        XCTAssertEqual(try parseCSV(String(contentsOf: csv[0], encoding: .utf8)).first?.count, 2 + 400)
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: directory.path)),
+                       ["f.h5", "f-s4.npy", "f-f6.npy", "f-s4.csv", "f-f6.csv"], "no temporary file is left behind")
+        XCTAssertEqual(FeatureFile.perLayerURL(npy, layer: "inception_3a/output").lastPathComponent, "f-inception_3a_output.npy")
+
+        // One layer: today's single-layer file.
+        let one = directory.appendingPathComponent("one.npy")
+        XCTAssertEqual(try FeatureFile.write(eachLayer: [all[0]], to: one), [one])
+        XCTAssertEqual(try NPY.read(one).shape, [3, 400])
+    }
+
     // MARK: - Files
 
     /// Features with awkward values and names: negative, tiny, huge, signed zero; commas, quotes, a line break.

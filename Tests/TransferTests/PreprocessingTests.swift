@@ -63,8 +63,21 @@ final class PreprocessingTests: XCTestCase {
     }
 
     func testWrongChannelCountIsAClearError() {
-        XCTAssertThrowsError(try Preprocessing.torch.apply(Tensor(zeros: [1, 2, 2, 4]))) { error in
-            XCTAssertTrue("\(error)".contains("[1, 2, 2, 4]"), "\(error)")
+        XCTAssertThrowsError(try Preprocessing.torch.apply(Tensor(zeros: [1, 2, 2, 0]))) { error in
+            XCTAssertTrue("\(error)".contains("[1, 2, 2, 0]"), "\(error)")
         }
+    }
+
+    /// N channels (arrays for `--input-channels N`): channel c is normalized as RGB channel c mod 3,
+    /// the one whose kernel timm's adapt_input_conv repeats into it; caffe does not reorder.
+    func testOtherChannelCountsUseTheConstantsOfChannelModThree() throws {
+        let x = Tensor(shape: [1, 1, 1, 5], scalars: [255, 255, 255, 255, 255])
+        let torch = try Preprocessing.torch.apply(x).scalars
+        let mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225]
+        XCTAssertEqual(torch, (0..<5).map { (1 - mean[$0 % 3]) / std[$0 % 3] })
+        let caffe = try Preprocessing.caffe.apply(x).scalars
+        let bgrMean: [Float] = [103.939, 116.779, 123.68]
+        XCTAssertEqual(caffe, (0..<5).map { 255 - bgrMean[$0 % 3] })
+        XCTAssertEqual(try Preprocessing.tf.apply(x).scalars, [1, 1, 1, 1, 1])
     }
 }

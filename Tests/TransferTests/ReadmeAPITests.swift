@@ -29,7 +29,17 @@ final class ReadmeAPITests: XCTestCase {
         let plan = try FreezePlan(model: tuned, newLayers: NewHeadModel.newLayers(report), trainableFrom: "conv5_block1")
         let result = try FineTuner(model: tuned, plan: plan, settings: FineTuneSettings())
             .run(on: photos, output: URL(fileURLWithPath: "tuned.h5"), checkpoints: URL(fileURLWithPath: "tuned.checkpoints"))
-        _ = (probabilities, features, result)
+        var options = ModelOptions()
+        options.transformInput = true                                              // torchvision's ImageNet GoogLeNet weights
+        let (googlenet, _) = try Model.load(from: URL(fileURLWithPath: "googlenet-1378be20.pth"), options: options)
+        try googlenet.saveWeights(to: URL(fileURLWithPath: "googlenet.safetensors"), format: .safetensors)  // torchvision's keys
+        let pyramid = try FeatureExtractor(model: model, layers: ["pyramid"])                        // or ["conv3_block4_out", "avg_pool"]
+        let levels = try pyramid.extractEachLayer(from: photos)                                     // one pass, one matrix per layer
+        try pyramid.write(from: photos, to: URL(fileURLWithPath: "pyramid.h5"))                     // spooled: one batch in memory
+        var gray = ModelOptions()
+        gray.inputChannels = 1                                                      // RGB weights adapted as timm does
+        let grayModel = try Model.load(from: URL(fileURLWithPath: "resnet50.h5"), options: gray).model
+        _ = (probabilities, features, result, levels, grayModel)
     }
 
     func testTheReadmeShowsTheCodeThatCompilesHere() throws {

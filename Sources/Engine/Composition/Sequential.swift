@@ -38,15 +38,8 @@ public final class Sequential: Layer {
 
     public func forward(_ input: Tensor, mode: Mode) throws -> Tensor {
         _ = try outputShape(for: input.shape)
-        guard mode == .inference else { return try layers.reduce(input) { try $1.forward($0, mode: mode) } }
-        var x = input
-        var i = 0
-        while i < layers.count {
-            let (y, used) = try Sequential.fusedInference(layers, at: i, x)
-            x = y
-            i += used
-        }
-        return x
+        var none: [String: Tensor] = [:]
+        return try run(input, mode: mode, tapping: [], through: layers.count - 1, into: &none)
     }
 
     /// Inference through `layers[i]`, folding Conv2D -> BatchNorm [-> activation] into one GEMM
@@ -84,11 +77,59 @@ extension Sequential {
     /// Runs the layers up to and including the one named `name`, found here or inside nested
     /// `Sequential`s, and returns its output; nil when no such layer is reachable that way.
     public func forward(_ input: Tensor, mode: Mode, stoppingAfter name: String) throws -> Tensor? {
-        guard let i = layers.firstIndex(where: { $0.name == name || ($0 as? Sequential)?.layer(named: name) != nil })
-        else { return nil }
+        try forward(input, mode: mode, tapping: [name])[name]
+    }
+
+    /// The outputs of the layers named `names` (found here or inside nested `Sequential`s) from one
+    /// pass that stops after the last of them; names not reachable that way are absent.
+    ///
+    /// Inference fuses Conv2D -> BatchNorm [-> activation] exactly as `forward` does, and a tapped
+    /// layer inside such a group is also computed on its own from the group's input, so every output
+    /// is bit for bit what a pass to that layer alone gives, whatever else is tapped.
+    public func forward(_ input: Tensor, mode: Mode, tapping names: Set<String>) throws -> [String: Tensor] {
+        var outputs: [String: Tensor] = [:]
+        guard let last = layers.lastIndex(where: { reaches($0, names) }) else { return outputs }
+        _ = try run(input, mode: mode, tapping: names, through: last, into: &outputs)
+        return outputs
+    }
+
+    /// True when a layer named `name` is here or inside nested `Sequential`s, so a pass can tap it.
+    public func reaches(_ name: String) -> Bool { layers.contains { reaches($0, [name]) } }
+
+    /// True when `names` holds `layer`'s name or one reachable inside it through nested `Sequential`s.
+    private func reaches(_ layer: Layer, _ names: Set<String>) -> Bool {
+        names.contains(layer.name) || (layer as? Sequential)?.layers.contains { reaches($0, names) } == true
+    }
+
+    /// Runs `layers[0...last]` on `input`, storing the outputs of the layers `names` reaches into
+    /// `outputs`, and returns `layers[last]`'s output.
+    private func run(_ input: Tensor, mode: Mode, tapping names: Set<String>, through last: Int,
+                     into outputs: inout [String: Tensor]) throws -> Tensor {
         var x = input
-        for layer in layers[..<i] { x = try layer.forward(x, mode: mode) }
-        if layers[i].name == name { return try layers[i].forward(x, mode: mode) }
-        return try (layers[i] as! Sequential).forward(x, mode: mode, stoppingAfter: name)
+        var i = 0
+        while i <= last {
+            if let nested = layers[i] as? Sequential, nested.layers.contains(where: { reaches($0, names) }) {
+                // Through the nested layers to its last tap, or all of them when more is needed.
+                let whole = i < last || names.contains(nested.name)
+                let end = whole ? nested.layers.count - 1 : nested.layers.lastIndex { reaches($0, names) }!
+                x = try nested.run(x, mode: mode, tapping: names, through: end, into: &outputs)
+                if names.contains(nested.name) { outputs[nested.name] = x }
+                i += 1
+                continue
+            }
+            let (y, used) = mode == .inference ? try Sequential.fusedInference(layers, at: i, x)
+                : (try layers[i].forward(x, mode: mode), 1)
+            if let deepest = (i..<(i + used - 1)).last(where: { names.contains(layers[$0].name) }) {
+                var z = x
+                for j in i...deepest {
+                    z = try layers[j].forward(z, mode: mode)
+                    if names.contains(layers[j].name) { outputs[layers[j].name] = z }
+                }
+            }
+            if names.contains(layers[i + used - 1].name) { outputs[layers[i + used - 1].name] = y }
+            x = y
+            i += used
+        }
+        return x
     }
 }

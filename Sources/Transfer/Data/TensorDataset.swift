@@ -26,9 +26,6 @@ public struct TensorDataset: LabeledDataset {
         guard labels.count == x.shape[0] else {
             throw TransferError("\(source): \(x.shape[0]) inputs but \(labels.count) labels; expected one label per input")
         }
-        if preprocessing != .none && x.shape[3] != 1 && x.shape[3] != 3 {
-            throw TransferError("\(source): preprocessing '\(preprocessing.rawValue)' needs 1 or 3 channels, inputs have \(x.shape[3])")
-        }
         if let bad = labels.first(where: { $0 < 0 }) { throw TransferError("\(source): negative label \(bad)") }
         let names = classNames ?? (0..<((labels.max() ?? -1) + 1)).map(String.init)
         if let top = labels.max(), top >= names.count {

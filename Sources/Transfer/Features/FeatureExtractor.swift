@@ -15,10 +15,16 @@ public struct ExtractedFeatures {
     public var classNames: [String]
     /// What each row's sample is called: its file path, or e.g. `x.npy[3]`.
     public var names: [String]
-    /// The layer the rows come from.
+    /// The layer the rows come from, as asked (a tap or an alias).
     public var layer: String
     /// What the pass loaded and skipped.
     public var summary: LoadSummary
+    /// The layer's output shape for one sample, e.g. (56, 56, 256), whose product is `width`; empty
+    /// when not known (then taken as `(width)`).
+    public var sampleShape: [Int] = []
+
+    /// The layer's output shape for all rows: (rows, ...sampleShape).
+    public var mapShape: [Int] { [rowCount] + (sampleShape.isEmpty ? [width] : sampleShape) }
 
     /// The number of rows (samples read).
     public var rowCount: Int { values.shape[0] }
@@ -36,60 +42,118 @@ public struct ExtractionProgress: Sendable {
     public let rows: Int
 }
 
-/// A model's layer as a feature extractor: inference mode, batched, one flattened row per sample.
+/// A model's layers as a feature extractor: inference mode, batched, one flattened row per sample
+/// and layer. Several layers come from one pass over the data, one forward per batch.
 ///
-/// Rows are exactly `model.output(at: layer, for:)` of the batches streamed: nothing is
-/// recomputed or reordered, so a feature matrix matches what the model computes bit for bit.
+/// Rows are exactly `model.outputs(at: layers, for:)` of the batches streamed, which for each layer
+/// is `model.output(at:for:)` bit for bit: nothing is recomputed or reordered.
 public struct FeatureExtractor {
     public let model: Model
-    /// A tap of the model (see `Model.taps`) or one of its aliases, e.g. `fc2`, `f6`, `avg_pool`.
-    public let layer: String
+    /// Taps of the model (see `Model.taps`) or their aliases, e.g. `fc2`, `f6`, `avg_pool`.
+    public let layers: [String]
+    /// The first of `layers` (the only one for a single-layer extractor).
+    public var layer: String { layers[0] }
 
+    /// One layer; an unknown one is reported when extracting.
     public init(model: Model, layer: String) {
         self.model = model
-        self.layer = layer
+        self.layers = [layer]
     }
 
-    /// The features of a preprocessed NHWC batch: (batch, features).
+    /// Several layers, computed in one pass; the word `pyramid` stands for the architecture's feature
+    /// pyramid (`Architecture.pyramid`). Throws for no layer, a layer named twice, or an unknown one
+    /// (the error lists the taps).
+    public init(model: Model, layers: [String]) throws {
+        let expanded = try model.expandingPyramid(layers)
+        guard !expanded.isEmpty else { throw TransferError("no layer to extract features from") }
+        if let twice = expanded.first(where: { name in expanded.filter { $0 == name }.count > 1 }) {
+            throw TransferError("layer '\(twice)' is asked for twice")
+        }
+        _ = try model.layerNames(of: expanded)
+        self.model = model
+        self.layers = expanded
+    }
+
+    /// The features of a preprocessed NHWC batch at the first layer: (batch, features).
     public func features(of batch: Tensor) throws -> Tensor {
-        let y = try model.output(at: layer, for: batch)
+        try featuresOfEachLayer(of: batch)[0]
+    }
+
+    /// The features of a preprocessed NHWC batch at every layer, in `layers` order: (batch, features) each.
+    public func featuresOfEachLayer(of batch: Tensor) throws -> [Tensor] {
         let rows = batch.shape[0]
-        return y.reshaped([rows, rows == 0 ? 0 : y.count / rows])
+        return try model.outputs(at: layers, for: batch).map { y in y.reshaped([rows, rows == 0 ? 0 : y.count / rows]) }
     }
 
     /// The features of `dataset`'s samples at `indices` (all when nil), streamed in batches of
     /// `batchSize` with the next batch decoded while the current one computes. An unreadable sample
     /// is left out, reported to `logger` and counted in the summary; `progress` hears after every batch.
+    /// The first layer's; see `extractEachLayer(from:)` for all of them.
     public func extract(from dataset: LabeledDataset, indices: [Int]? = nil, batchSize: Int = 32,
                         logger: DataLogger = .standardError,
                         progress: ((ExtractionProgress) -> Void)? = nil) throws -> ExtractedFeatures {
-        let part = try rows(of: dataset, indices: indices, batchSize: batchSize, logger: logger, progress: progress)
-        guard let values = part.values else {
-            throw TransferError("\(layer): no sample could be read; \(part.summary)")
-        }
-        return features(values, kept: part.kept, summary: part.summary, of: dataset)
+        try extractEachLayer(from: dataset, indices: indices, batchSize: batchSize, logger: logger, progress: progress)[0]
     }
 
-    /// The rows of the readable samples among `indices`, those samples, and what was loaded and
-    /// skipped; `values` is nil when no sample could be read.
+    /// `extract(from:)` for every layer at once, in `layers` order; the rows' samples are the same in each.
+    public func extractEachLayer(from dataset: LabeledDataset, indices: [Int]? = nil, batchSize: Int = 32,
+                                 logger: DataLogger = .standardError,
+                                 progress: ((ExtractionProgress) -> Void)? = nil) throws -> [ExtractedFeatures] {
+        let part = try rows(of: dataset, indices: indices, batchSize: batchSize, logger: logger, progress: progress)
+        guard let values = part.values else {
+            throw TransferError("\(layers.joined(separator: ", ")): no sample could be read; \(part.summary)")
+        }
+        return features(values, shapes: part.shapes, kept: part.kept, summary: part.summary, of: dataset)
+    }
+
+    /// Each layer's rows of the readable samples among `indices` and its per-sample shape, those
+    /// samples, and what was loaded and skipped; `values` is nil when no sample could be read.
     func rows(of dataset: LabeledDataset, indices: [Int]?, batchSize: Int, logger: DataLogger,
-              progress: ((ExtractionProgress) -> Void)?) throws -> (values: Tensor?, kept: [Int], summary: LoadSummary) {
+              progress: ((ExtractionProgress) -> Void)?)
+    throws -> (values: [Tensor]?, shapes: [[Int]], kept: [Int], summary: LoadSummary) {
         let stream = try BatchStream(dataset, indices: indices, batchSize: batchSize, logger: logger)
-        var rows = RowCollector(capacity: stream.order.count)
+        let shapes = try outputShapes(sample: dataset.sampleShape)
+        let what = "the features of \(stream.order.count) samples at \(layers.joined(separator: ", "))"
+        try MemoryBudget.check(MemoryBudget.sum(shapes.map { MemoryBudget.product([stream.order.count, 4] + $0) ?? .max }),
+                               for: what, hint: "extract fewer samples or layers at a time")
+        var collectors = layers.map { _ in RowCollector(capacity: stream.order.count) }
         var kept: [Int] = []
         for (i, batch) in stream.enumerated() {
-            try rows.append(features(of: batch.inputs), layer: layer)
+            for (l, rows) in try featuresOfEachLayer(of: batch.inputs).enumerated() {
+                try collectors[l].append(rows, layer: layers[l])
+            }
             kept += batch.indices
             progress?(ExtractionProgress(batch: i + 1, batchCount: stream.batchCount, rows: kept.count))
         }
-        return (rows.matrix, kept, stream.summary)
+        let values = collectors.compactMap(\.matrix)
+        return (values.count == layers.count ? values : nil, shapes, kept, stream.summary)
     }
 
-    /// `values` as the features of `dataset`'s samples `kept`, with their labels and names.
-    func features(_ values: Tensor, kept: [Int], summary: LoadSummary, of dataset: LabeledDataset) -> ExtractedFeatures {
-        ExtractedFeatures(values: values, indices: kept, labels: kept.map(dataset.label(at:)),
-                          classNames: dataset.classNames, names: kept.map(dataset.sampleName(at:)),
-                          layer: layer, summary: summary)
+    /// Each layer's output shape for one sample of `sample`'s shape (batch excluded).
+    func outputShapes(sample: [Int]) throws -> [[Int]] {
+        let names = try model.layerNames(of: layers)
+        var found: [String: [Int]] = [:]
+        func visit(_ layer: Layer, _ input: [Int]) throws -> [Int] {
+            let output = try layer.outputShape(for: input)
+            if let nested = layer as? Sequential, names.contains(where: nested.reaches) {
+                var x = input
+                for inner in nested.layers { x = try visit(inner, x) }
+            }
+            if names.contains(layer.name) { found[layer.name] = Array(output.dropFirst()) }
+            return output
+        }
+        _ = try visit(model.network, [1] + sample)
+        return names.map { found[$0] ?? [] }
+    }
+
+    /// `values` (one matrix per layer) as the features of `dataset`'s samples `kept`, with their labels and names.
+    func features(_ values: [Tensor], shapes: [[Int]], kept: [Int], summary: LoadSummary,
+                  of dataset: LabeledDataset) -> [ExtractedFeatures] {
+        let labels = kept.map(dataset.label(at:)), names = kept.map(dataset.sampleName(at:))
+        return zip(layers, zip(values, shapes)).map { layer, value in
+            ExtractedFeatures(values: value.0, indices: kept, labels: labels, classNames: dataset.classNames,
+                              names: names, layer: layer, summary: summary, sampleShape: value.1)
+        }
     }
 
     /// The features of the images at `urls`, read through `pipeline` (see `extract(from:)`); the
@@ -97,10 +161,19 @@ public struct FeatureExtractor {
     public func extract(images urls: [URL], pipeline: ImagePipeline, batchSize: Int = 32,
                         logger: DataLogger = .standardError,
                         progress: ((ExtractionProgress) -> Void)? = nil) throws -> ExtractedFeatures {
-        var features = try extract(from: ImageList(files: urls, pipeline: pipeline), batchSize: batchSize,
-                                    logger: logger, progress: progress)
-        features.labels = nil
-        return features
+        try extractEachLayer(images: urls, pipeline: pipeline, batchSize: batchSize, logger: logger, progress: progress)[0]
+    }
+
+    /// `extract(images:)` for every layer at once, in `layers` order.
+    public func extractEachLayer(images urls: [URL], pipeline: ImagePipeline, batchSize: Int = 32,
+                                 logger: DataLogger = .standardError,
+                                 progress: ((ExtractionProgress) -> Void)? = nil) throws -> [ExtractedFeatures] {
+        try extractEachLayer(from: ImageList(files: urls, pipeline: pipeline), batchSize: batchSize,
+                             logger: logger, progress: progress).map { features in
+            var unlabelled = features
+            unlabelled.labels = nil
+            return unlabelled
+        }
     }
 }
 

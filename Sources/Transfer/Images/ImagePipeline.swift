@@ -16,8 +16,10 @@ public struct ImagePipeline: Sendable {
     /// A pipeline for inputs of `height` x `width` x `channels`; throws when `resize` cannot produce that size.
     public init(height: Int, width: Int, channels: Int, resize: ResizeTransform, preprocessing: Preprocessing,
                 applyEXIF: Bool = false) throws {
-        guard height > 0, width > 0, channels == 1 || channels == 3 else {
-            throw TransferError("image input \(height)x\(width)x\(channels): expected a positive size and 1 or 3 channels")
+        guard height > 0, width > 0 else { throw TransferError("image input \(height)x\(width): expected a positive size") }
+        guard channels == 1 || channels == 3 else {
+            throw TransferError("image files give 1 (grayscale) or 3 (RGB) channels; a model of \(channels) input "
+                + "channels takes arrays (an .npy batch, or images.npy and labels.npy)")
         }
         if let problem = resize.incompatibility(height: height, width: width) { throw TransferError(problem) }
         self.height = height

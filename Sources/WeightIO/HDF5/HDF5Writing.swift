@@ -46,28 +46,61 @@ extension HDF5Group {
     /// holding `tensor`, a scalar dataspace for shape `[]`.
     @discardableResult
     public func createDataset(_ relativePath: String, _ tensor: Tensor) throws -> HDF5Dataset {
+        try createDataset(relativePath, shape: tensor.shape) { ds, space, target in
+            if tensor.count > 0 { try write(tensor, to: ds, space: space, path: target) }
+        }
+    }
+
+    /// Creates a float32 dataset of `shape` (rank 1 or more) at `relativePath` whose rows (the first
+    /// axis) `fill` hands over in order, a slice at a time: each tensor it passes to the writer it
+    /// is given holds the next rows (rows, ...shape[1...]). Throws unless exactly `shape[0]` rows
+    /// came; memory holds one slice, not the dataset.
+    @discardableResult
+    public func createDataset(_ relativePath: String, shape: [Int],
+                              rows fill: ((Tensor) throws -> Void) throws -> Void) throws -> HDF5Dataset {
+        try createDataset(relativePath, shape: shape) { ds, space, target in
+            var row = 0
+            try fill { slice in
+                let rowShape = Array(shape.dropFirst())
+                guard slice.rank == shape.count, Array(slice.shape.dropFirst()) == rowShape, row + slice.shape[0] <= shape[0]
+                else {
+                    throw WeightFileError(file: file.name, path: target, "rows of shape \(slice.shape) after \(row) rows do not "
+                        + "fit a dataset of shape \(shape)")
+                }
+                try write(slice, to: ds, space: space, path: target, at: row)
+                row += slice.shape[0]
+            }
+            guard row == shape.first ?? 0 else {
+                throw WeightFileError(file: file.name, path: target, "\(row) rows written to a dataset of shape \(shape)")
+            }
+        }
+    }
+
+    /// Creates the dataset of `shape` and fills it with `fill` (its handle, dataspace and path).
+    private func createDataset(_ relativePath: String, shape: [Int],
+                               fill: (HDF5Handle, HDF5Handle, String) throws -> Void) throws -> HDF5Dataset {
         let target = childPath(relativePath)
         return try HDF5Library.serialized {
             let parent = relativePath.split(separator: "/").dropLast().joined(separator: "/")
             if !parent.isEmpty { try createMissingGroups(parent) }
             let dcpl = try untimed(convzoo_h5p_dataset_create())
-            let dims = tensor.shape.map { hsize_t($0) }
+            let dims = shape.map { hsize_t($0) }
             guard let space = HDF5Handle(dims.isEmpty ? H5Screate(H5S_SCALAR)
                                                       : H5Screate_simple(Int32(dims.count), dims, nil), close: H5Sclose),
                   let ds = HDF5Handle(H5Dcreate2(handle.id, relativePath, convzoo_h5t_ieee_f32le(), space.id,
                                                  convzoo_h5p_default(), dcpl.id, convzoo_h5p_default()), close: H5Dclose) else {
                 throw WeightFileError(file: file.name, path: target,
-                                      HDF5Library.withDetail("cannot create a dataset of shape \(tensor.shape)"))
+                                      HDF5Library.withDetail("cannot create a dataset of shape \(shape)"))
             }
-            if tensor.count > 0 { try write(tensor, to: ds, space: space, path: target) }
+            try fill(ds, space, target)
             return try HDF5Dataset(file: file, path: target, dataset: ds)
         }
     }
 
 
-    /// Writes `tensor` into `dataset` straight from its storage, in slices of whole rows (first
-    /// axis) of at most the file's `sliceBytes`, reporting each to its `afterSlice`.
-    private func write(_ tensor: Tensor, to dataset: HDF5Handle, space: HDF5Handle, path: String) throws {
+    /// Writes `tensor` into `dataset` from row `first` on (first axis), straight from its storage, in
+    /// slices of whole rows of at most the file's `sliceBytes`, reporting each to its `afterSlice`.
+    private func write(_ tensor: Tensor, to dataset: HDF5Handle, space: HDF5Handle, path: String, at first: Int = 0) throws {
         let rows = tensor.shape.first ?? 1
         let rowCount = tensor.count / max(rows, 1)
         let rowsPerSlice = max(1, min(rows, file.sliceBytes / max(1, rowCount * 4)))
@@ -76,12 +109,12 @@ extension HDF5Group {
         while row < rows {
             let n = min(rowsPerSlice, rows - row)
             let ok: Bool
-            if n == rows || dims.isEmpty {
+            if (n == rows && first == 0 && Int(H5Sget_simple_extent_npoints(space.id)) == tensor.count) || dims.isEmpty {
                 ok = H5Dwrite(dataset.id, convzoo_h5t_native_float(), convzoo_h5s_all(), convzoo_h5s_all(),
                               convzoo_h5p_default(), tensor.data) >= 0
             } else {
                 var start = [hsize_t](repeating: 0, count: dims.count), count = dims
-                start[0] = hsize_t(row)
+                start[0] = hsize_t(first + row)
                 count[0] = hsize_t(n)
                 dims[0] = hsize_t(n)
                 guard let memory = HDF5Handle(H5Screate_simple(Int32(dims.count), dims, nil), close: H5Sclose),

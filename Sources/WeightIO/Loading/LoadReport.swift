@@ -29,13 +29,18 @@ public struct LoadOptions: Sendable {
     /// another number of classes: the file's layer for each is matched as usual (so positions and
     /// keys stay aligned) but neither checked nor loaded, and a file without it is no mismatch.
     public var freshLayers: Set<String>
+    /// A convolution (the first) whose kernel may be stored for 3 input channels while the layer
+    /// takes another number: it is adapted as timm's `adapt_input_conv` does (`InputChannelAdaptation`).
+    public var adaptInputChannels: String?
 
     public init(mode: LoadMode = .strict, minimumMatchedShare: Double = 0.5,
-                renameFileLayer: (@Sendable (String) -> String)? = nil, freshLayers: Set<String> = []) {
+                renameFileLayer: (@Sendable (String) -> String)? = nil, freshLayers: Set<String> = [],
+                adaptInputChannels: String? = nil) {
         self.mode = mode
         self.minimumMatchedShare = minimumMatchedShare
         self.renameFileLayer = renameFileLayer
         self.freshLayers = freshLayers
+        self.adaptInputChannels = adaptInputChannels
     }
 }
 
@@ -77,6 +82,13 @@ public struct LoadReport: Equatable, Codable, CustomStringConvertible {
         public let found: [String]
     }
 
+    /// A kernel stored for RGB and adapted to the layer's input channels.
+    public struct AdaptedInput: Equatable, Codable {
+        public let layer: String
+        public let stored: [Int]
+        public let adapted: [Int]
+    }
+
     /// A loaded weight holding NaN or infinite values (loaded as stored, but worth knowing).
     public struct NonFinite: Equatable, Codable {
         public let layer: String
@@ -99,6 +111,8 @@ public struct LoadReport: Equatable, Codable, CustomStringConvertible {
     public internal(set) var shapeMismatches: [ShapeMismatch] = []
     public internal(set) var countMismatches: [CountMismatch] = []
     public internal(set) var nonFinite: [NonFinite] = []
+    /// The first convolution's kernel when it was adapted to other input channels (`LoadOptions.adaptInputChannels`).
+    public internal(set) var adaptedInput: AdaptedInput?
     /// Model layers left as built on request (`LoadOptions.freshLayers`), in model order.
     public internal(set) var fresh: [String] = []
 
@@ -118,6 +132,10 @@ public struct LoadReport: Equatable, Codable, CustomStringConvertible {
             lines.append("  matched across names: " + joined(renamed.map { "\($0.layer) <- \(excerpt($0.fileLayer))" }))
         }
         if !fresh.isEmpty { lines.append("  new, left as built: " + joined(fresh)) }
+        if let a = adaptedInput {
+            lines.append("  input channels adapted as timm's adapt_input_conv: \(a.layer).kernel \(shapeText(a.stored)) -> "
+                         + "\(shapeText(a.adapted)), " + InputChannelAdaptation.method(to: a.adapted[2]))
+        }
         if !inFileNotInModel.isEmpty { lines.append("  in the file, not in the model: " + joined(inFileNotInModel)) }
         if !inModelNotInFile.isEmpty { lines.append("  in the model, not in the file: " + joined(inModelNotInFile)) }
         for m in countMismatches {

@@ -226,6 +226,9 @@ private struct Plan {
             for (parameter, weight) in zip(u.parameters, fileLayer.weights) {
                 if parameter.shape == weight.shape {
                     fits.append(Assignment(layer: name, parameter: parameter, weight: weight))
+                } else if let adapted = adaptedInput(name, parameter, weight) {
+                    fits.append(Assignment(layer: name, parameter: parameter, weight: adapted))
+                    report.adaptedInput = .init(layer: name, stored: weight.shape, adapted: parameter.shape)
                 } else {
                     report.shapeMismatches.append(.init(layer: name, fileLayer: fileLayer.name, weight: parameter.name,
                                                         path: weight.path, expected: parameter.shape, found: weight.shape))
@@ -256,6 +259,20 @@ private struct Plan {
                 && !options.freshLayers.contains(u.layer.name) {
                 report.inModelNotInFile.append(u.layer.name)
             }
+        }
+    }
+
+    /// `weight` read and adapted to `parameter`'s input channels, when it is the RGB kernel of the
+    /// convolution `LoadOptions.adaptInputChannels` names and differs from it in input channels only.
+    func adaptedInput(_ layer: String, _ parameter: Parameter, _ weight: SourceWeight) -> SourceWeight? {
+        let (want, stored) = (parameter.shape, weight.shape)
+        guard layer == options.adaptInputChannels, parameter.name == "kernel", want.count == 4, stored.count == 4,
+              stored[2] == 3, want[2] != 3, want[0] == stored[0], want[1] == stored[1], want[3] == stored[3]
+        else { return nil }
+        return SourceWeight(name: weight.name, path: weight.path, shape: want) { target in
+            let rgb = Parameter(name: parameter.name, value: Tensor(zeros: stored))
+            try weight.assign(rgb)
+            target.value = InputChannelAdaptation.adapt(rgb.value, to: want[2])
         }
     }
 
