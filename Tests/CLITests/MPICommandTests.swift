@@ -134,6 +134,15 @@ final class MPICommandTests: XCTestCase {
         XCTAssertTrue(tuned.stdout.contains("data parallel: 2 ranks"), tuned.stdout)
         try assertSameWeights(first.appendingPathComponent("tuned.h5"), work.appendingPathComponent("one.h5"),
                               "weights read by rank 0 alone")
+        // Resumed for a third epoch: the checkpoint, too, is only in rank 0's directory.
+        let longer = tune.map { $0 == "2" ? "3" : $0 }
+        let three = try ZooBinary.run(longer + ["--out", work.appendingPathComponent("three.h5").path], directory: first)
+        XCTAssertEqual(three.status, 0, three.stderr)
+        let resumed = try mpirun(longer + ["--out", "tuned.h5", "--resume"], rank0In: first, rank1In: second)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("after epoch 2"), resumed.stdout)
+        try assertSameWeights(first.appendingPathComponent("tuned.h5"), work.appendingPathComponent("three.h5"),
+                              "resumed from the checkpoint rank 0 alone holds")
 
         let extract = ["features", "--weights", "w.h5", "--layer", "f6", "--batch", "3", Self.folder.path]
         let one = try ZooBinary.run(extract + ["--out", work.appendingPathComponent("one.npy").path],

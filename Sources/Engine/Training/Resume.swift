@@ -25,6 +25,17 @@ extension Trainer {
         lastCheckpoint = url
     }
 
+    /// `resume(from:)` on every rank of `cluster` from rank 0's checkpoint `url` (nil on the
+    /// others): rank 0 alone writes checkpoints, so it alone reads one and sends it to the rest.
+    public func resume(from url: URL?, across cluster: Cluster?) throws {
+        guard let cluster, cluster.size > 1 else {
+            guard let url else { throw TrainingError("no checkpoint to resume from") }
+            return try resume(from: url)
+        }
+        try cluster.withFolder(url) { folder in try restore(try Checkpoint(contentsOf: folder)) }
+        if cluster.isRoot { lastCheckpoint = url }
+    }
+
     /// Puts the run back as `checkpoint` recorded it: weights, optimizer state, schedule position,
     /// random states, epoch, history and checkpointable callbacks. The trainer must be built like
     /// the one that wrote it (same layers, optimizer kind and groups, seed, augmentations,

@@ -139,8 +139,9 @@ public final class FineTuner {
         let streamedValidation = split.validation.isEmpty ? nil : StreamedData(dataset, indices: split.validation, classes: classes)
 
         // Before the trunk features are computed, which may take minutes.
-        let latest = Checkpointer.latest(in: checkpoints)
-        if resume && latest == nil { throw TransferError("cannot resume: no checkpoint in \(checkpoints.path)") }
+        // Rank 0 alone writes checkpoints, so it alone looks for one (the others receive it).
+        let latest = writes ? Checkpointer.latest(in: checkpoints) : nil
+        if resume && writes && latest == nil { throw TransferError("cannot resume: no checkpoint in \(checkpoints.path)") }
         let setup = try trainingSetup(streamedTraining, streamedValidation)
         let (network, training, validation) = (setup.network, setup.training, setup.validation)
 
@@ -170,9 +171,9 @@ public final class FineTuner {
         trainer.headOutput = head
         trainer.cluster = cluster
         trainer.synchronizesBatchNorm = settings.synchronizeBatchNorm
-        if resume, let latest {
-            try trainer.resume(from: latest)
-            log("resumed from \(latest.path) after epoch \(trainer.epoch)")
+        if resume {
+            try trainer.resume(from: latest, across: cluster)
+            log("resumed from \(latest?.path ?? "rank 0's checkpoint") after epoch \(trainer.epoch)")
         } else if writes {
             // A fresh run: an earlier run's checkpoints here would outrank this run's (a later
             // epoch number) and be what a later --resume picks up.
