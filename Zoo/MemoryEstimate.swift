@@ -15,8 +15,9 @@ extension Model {
         return MemoryBudget.sum([batchActivations, totalParameters * 4 * (training ? 4 : 1)])
     }
 
-    /// Throws before a pass over `batch` images when it would not fit in memory, with the estimate.
-    public func checkMemory(batch: Int, training: Bool, option: String = "--batch") throws {
+    /// Throws before a pass over `batch` images when it would not fit in memory, with the estimate;
+    /// `option` names what sets the batch size, for the hint (a caller's flag, say).
+    public func checkMemory(batch: Int, training: Bool, option: String = "batch size") throws {
         try MemoryBudget.check(estimatedBytes(batch: batch, training: training),
                                for: "\(architecture) on a batch of \(batch) \(inputShape[0])x\(inputShape[1]) inputs"
                                 + (training ? " in training" : ""),

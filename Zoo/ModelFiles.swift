@@ -18,9 +18,6 @@ extension ModelOptions {
         return o
     }
 
-    /// `adjusted(to:)` for the file at `url`.
-    public func adjusted(toWeights url: URL) throws -> ModelOptions { adjusted(to: try WeightFile.openMapped(url)) }
-
     /// Units of the file's last dense layer (a rank-2 kernel): the classes its top was trained for.
     static func classesOfTop(_ file: WeightFile) -> Int? {
         for layer in file.layers.reversed() {

@@ -71,7 +71,7 @@ struct BenchCommand: ParsableCommand {
     /// Prints `NAME batch B: X images/s, Y ms/batch, Z GFLOP/s (P% of peak)`.
     func benchModel(_ name: String, batch b: Int, peak: Double) throws {
         let m = try Catalog.architecture(named: name).make()
-        try m.checkMemory(batch: b, training: train)
+        try m.checkMemory(batch: b, training: train, option: "--batch")
         let macs = try ModelSummary(m).multiplyAccumulates
         let g = RandomGenerator(seed: 1)
         var x = Tensor(zeros: [b] + m.inputShape)

@@ -58,7 +58,7 @@ struct EvaluateCommand: ParsableCommand {
         try OptionCheck.outputFile(pngPath, option: "--png")
         if let report { try OptionCheck.outputFile(report, option: "--report") }
         let loaded = try weightFile.load(shape: transform.applied(to: ModelOptions()))
-        try loaded.model.checkMemory(batch: batch, training: false)
+        try loaded.model.checkMemory(batch: batch, training: false, option: "--batch")
         let dataset = try TrainingDataSource.open(data, for: loaded.model, applyEXIF: exif)
         let outputShape = try loaded.model.outputShape()
         guard outputShape.count == 2 else {

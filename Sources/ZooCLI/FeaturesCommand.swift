@@ -85,13 +85,13 @@ struct FeaturesCommand: ParsableCommand {
             StandardError.warnNonFinite(x, source: input)
             model = try LoadedModel.build(weights: weights, modelName: self.model, shape: options, inputSize: (x.shape[1], x.shape[2]),
                                           cluster: cluster)
-            try model.checkMemory(batch: min(batch, x.shape[0]), training: false)
+            try model.checkMemory(batch: min(batch, x.shape[0]), training: false, option: "--batch")
             dataset = try TensorDataset(inputs: x, labels: Array(repeating: 0, count: x.shape[0]), source: input)
         } else {
             let loaded = try LoadedModel.load(weights: weights, modelName: self.model, shape: options, applyEXIF: exif,
                                               cluster: cluster)
             model = loaded.model
-            try model.checkMemory(batch: batch, training: false)
+            try model.checkMemory(batch: batch, training: false, option: "--batch")
             dataset = try ImageFolder(root: URL(fileURLWithPath: directory!), pipeline: loaded.pipeline)
         }
         // One pass for every layer; under mpirun sharded over the ranks and written by rank 0 alone.

@@ -122,18 +122,19 @@ struct FinetuneCommand: ParsableCommand {
         // Before any training: a folder that cannot be written would fail only after the first epoch.
         try OptionCheck.outputFile(out, option: "--out")
         try OptionCheck.writableFolder(checkpointDirectory, option: "--checkpoints")
-        if resume && Checkpointer.latest(in: checkpointDirectory) == nil {
+        let cluster = try Cluster.world().flatMap { $0.size > 1 ? $0 : nil }
+        // Under mpirun rank 0 alone writes checkpoints and reads the one it resumes from.
+        if resume && (cluster?.isRoot ?? true) && Checkpointer.latest(in: checkpointDirectory) == nil {
             throw CommandFailure("--resume: no checkpoint in \(checkpointDirectory.path)")
         }
         let classNames = try TrainingDataSource.classNames(of: data)
-        let cluster = try Cluster.world().flatMap { $0.size > 1 ? $0 : nil }
         let (model, report) = try buildModel(classes: classNames.count, cluster: cluster)
         if let report { print(report.description) }
         if let preprocessing { model.preprocessing = Preprocessing(rawValue: preprocessing)! }  // validated
         let dataset = try TrainingDataSource.open(data, for: model, applyEXIF: exif)
         // Only the head trains unless layers of the weights are opened (or there are none).
         let trunkTrains = weights == nil || trainableFrom != nil || freezeUntil != nil
-        try model.checkMemory(batch: min(batch, max(dataset.count, 1)), training: trunkTrains)
+        try model.checkMemory(batch: min(batch, max(dataset.count, 1)), training: trunkTrains, option: "--batch")
         let plan = try FreezePlan(model: model, newLayers: NewHeadModel.newLayers(report),
                                   pretrained: weights != nil, trainableFrom: trainableFrom, freezeUntil: freezeUntil)
         print("\(model.architecture): \(plan.trainable.count) of \(plan.trainable.count + plan.frozen.count) layers with "
@@ -165,7 +166,14 @@ struct FinetuneCommand: ParsableCommand {
         }
         if let interruption = TestInterruption.fromEnvironment() { tuner.callbacks.append(interruption) }
         let started = Stopwatch.now()
-        let result = try tuner.run(on: dataset, output: outURL, checkpoints: checkpointDirectory, resume: resume)
+        let result: FineTuneResult
+        do {
+            result = try tuner.run(on: dataset, output: outURL, checkpoints: checkpointDirectory, resume: resume)
+        } catch let mismatch as ResumedSettingsMismatch {
+            let flags = mismatch.settings.map { Self.flags[$0] ?? $0 }
+            throw CommandFailure("--resume: the checkpoint was written with other " + Set(flags).sorted().joined(separator: ", ")
+                + "; resume with the settings of the interrupted run, or start afresh without --resume")
+        }
         let seconds = Stopwatch.now() - started
         if !result.skipped.isEmpty {
             print("skipped \(result.skipped.count) unreadable sample(s) (warned above): trained on \(result.trainingSamples), "
@@ -180,6 +188,11 @@ struct FinetuneCommand: ParsableCommand {
             + "checkpoints in \(checkpointDirectory.path)")
         print(String(format: "%.1f s in all", seconds) + (result.featureSeconds.map { String(format: ", %.1f s of it computing trunk features once", $0) } ?? ""))
     }
+
+    /// The flag that sets each `FineTuneSettings` property a checkpoint records.
+    static let flags = ["seed": "--seed", "learningRate": "--lr", "trunkLearningRate": "--trunk-lr", "batchSize": "--batch",
+                        "validationFraction": "--val-split", "earlyStopPatience": "--early-stop",
+                        "augmentations": "--augment", "synchronizeBatchNorm": "--sync-bn"]
 
     /// The architecture with a new head for `classes`, and the pre-trained weights loaded around it
     /// (under mpirun by rank 0 alone, which broadcasts the result).

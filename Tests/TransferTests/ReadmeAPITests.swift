@@ -13,10 +13,6 @@ final class ReadmeAPITests: XCTestCase {
     func readmeExample() throws {
         let model = try Catalog.architecture(named: "resnet50-keras").make()      // ModelOptions() = Keras's defaults
         print(try model.loadWeights(from: URL(fileURLWithPath: "resnet50_weights_tf_dim_ordering_tf_kernels.h5")))
-        var options = ModelOptions()
-        options.transformInput = true                                              // torchvision's ImageNet GoogLeNet weights
-        let (googlenet, _) = try Model.load(from: URL(fileURLWithPath: "googlenet-1378be20.pth"), options: options)
-        try googlenet.saveWeights(to: URL(fileURLWithPath: "googlenet.safetensors"), format: .safetensors)  // torchvision's keys
         let batch = try NPY.read(URL(fileURLWithPath: "batch.npy"))               // (n, 224, 224, 3), preprocessed
         let probabilities = try model.predict(batch)                              // (n, 1000)
 

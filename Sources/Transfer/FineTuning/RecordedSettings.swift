@@ -2,7 +2,7 @@ import Engine
 
 /// Keeps a fine-tuning run's settings in its checkpoints, so a resumed run with other settings
 /// (another seed would change the split; another learning rate would be ignored) is refused,
-/// naming each setting that differs. `--epochs` may change: a resumed run continues to the new count.
+/// naming each setting that differs. The epoch count may change: a resumed run continues to the new count.
 final class RecordedSettings: CheckpointableCallback {
     let settings: FineTuneSettings
 
@@ -10,30 +10,38 @@ final class RecordedSettings: CheckpointableCallback {
 
     var checkpointKey: String { "settings" }
 
-    /// Each setting as the option that sets it, with its value as a number (exact for these).
-    var values: [(option: String, value: Double)] {
-        [("--seed (high word)", Double(settings.seed >> 32)), ("--seed (low word)", Double(settings.seed & 0xFFFF_FFFF)),
-         ("--lr", settings.learningRate), ("--trunk-lr", settings.trunkLearningRate ?? -1),
-         ("--batch", Double(settings.batchSize)), ("--val-split", settings.validationFraction),
-         ("--early-stop", Double(settings.earlyStopPatience ?? 0)),
-         ("--augment", Double(settings.augmentations.reduce(0) { code, choice in
+    /// Each setting under its checkpoint key (the CLI flag that set it, kept as the stored name),
+    /// with its `FineTuneSettings` property and its value as a number (exact for these).
+    var values: [(key: String, setting: String, value: Double)] {
+        [("--seed (high word)", "seed", Double(settings.seed >> 32)), ("--seed (low word)", "seed", Double(settings.seed & 0xFFFF_FFFF)),
+         ("--lr", "learningRate", settings.learningRate), ("--trunk-lr", "trunkLearningRate", settings.trunkLearningRate ?? -1),
+         ("--batch", "batchSize", Double(settings.batchSize)), ("--val-split", "validationFraction", settings.validationFraction),
+         ("--early-stop", "earlyStopPatience", Double(settings.earlyStopPatience ?? 0)),
+         ("--augment", "augmentations", Double(settings.augmentations.reduce(0) { code, choice in
              code * 8 + (AugmentationChoice.allCases.firstIndex(of: choice)! + 1) })),
-         ("--sync-bn", settings.synchronizeBatchNorm ? 1 : 0)]
+         ("--sync-bn", "synchronizeBatchNorm", settings.synchronizeBatchNorm ? 1 : 0)]
     }
 
     /// What a checkpoint written before a setting existed holds for it: that setting's old behaviour.
     static let before = ["--sync-bn": 0.0]
 
     func saveState() -> CallbackState {
-        CallbackState(scalars: Dictionary(uniqueKeysWithValues: values.map { ($0.option, $0.value) }))
+        CallbackState(scalars: Dictionary(uniqueKeysWithValues: values.map { ($0.key, $0.value) }))
     }
 
     func loadState(_ state: CallbackState) throws {
-        let differing = values.filter { (state.scalars[$0.option] ?? Self.before[$0.option]) != $0.value }.map(\.option)
-        guard differing.isEmpty else {
-            let options = Array(Set(differing.map { $0.hasPrefix("--seed") ? "--seed" : $0 })).sorted()
-            throw TransferError("--resume: the checkpoint was written with other " + options.joined(separator: ", ")
-                + "; resume with the settings of the interrupted run, or start afresh without --resume")
-        }
+        let differing = values.filter { (state.scalars[$0.key] ?? Self.before[$0.key]) != $0.value }.map(\.setting)
+        guard differing.isEmpty else { throw ResumedSettingsMismatch(settings: Array(Set(differing)).sorted()) }
+    }
+}
+
+/// A resumed fine-tuning run whose settings differ from those its checkpoint was written with.
+public struct ResumedSettingsMismatch: Error, CustomStringConvertible {
+    /// The `FineTuneSettings` properties that differ, sorted.
+    public let settings: [String]
+
+    public var description: String {
+        "the checkpoint was written with other " + settings.joined(separator: ", ")
+            + "; resume with the settings of the interrupted run, or start afresh"
     }
 }
