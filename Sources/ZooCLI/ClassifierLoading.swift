@@ -69,23 +69,28 @@ struct LoadedModel {
     }
 }
 
-/// The weight file of the commands that run a trained model (predict, evaluate, explain, filters,
-/// activations), and the architecture when the file records none.
+/// The model of the commands that run one (run, predict, evaluate, features, explain, filters,
+/// activations): a weight file and what it records, or a named architecture with its seeded weights.
 struct WeightFileOptions: ParsableArguments {
-    @Option(help: "Weight file; what it records is used: architecture, class names, preprocessing, resize transform.")
-    var weights: String
+    @Option(help: "Weight file (.h5, .weights.h5, .keras, .pth/.pt/.bin, .safetensors, .caffemodel); what it records is used: architecture, class names, preprocessing, resize transform. Without it, --model's seeded initial weights.")
+    var weights: String?
 
-    @Option(help: "Architecture, when the file does not record one (see `zoo list`).")
+    @Option(help: "Architecture (see `zoo list`), when the file records none (PyTorch files: detected) or to override it.")
     var model: String?
 
+    func validate() throws {
+        if model == nil && weights == nil { throw ValidationError("give --model (or --weights recording one)") }
+    }
+
     /// `LoadedModel.load` of this file.
-    func load(shape: ModelOptions = ModelOptions(), applyEXIF: Bool = false) throws -> LoadedModel {
-        try LoadedModel.load(weights: weights, modelName: model, shape: shape, applyEXIF: applyEXIF)
+    func load(shape: ModelOptions = ModelOptions(), applyEXIF: Bool = false, cluster: Cluster? = nil) throws -> LoadedModel {
+        try LoadedModel.load(weights: weights, modelName: model, shape: shape, applyEXIF: applyEXIF, cluster: cluster)
     }
 
     /// `LoadedModel.build` of this file.
-    func build(shape: ModelOptions = ModelOptions(), inputSize: (height: Int, width: Int)? = nil) throws -> Model {
-        try LoadedModel.build(weights: weights, modelName: model, shape: shape, inputSize: inputSize)
+    func build(shape: ModelOptions = ModelOptions(), inputSize: (height: Int, width: Int)? = nil,
+               cluster: Cluster? = nil) throws -> Model {
+        try LoadedModel.build(weights: weights, modelName: model, shape: shape, inputSize: inputSize, cluster: cluster)
     }
 }
 

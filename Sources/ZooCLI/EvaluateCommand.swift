@@ -124,9 +124,12 @@ struct EvaluateCommand: ParsableCommand {
             StandardError.warn("report: \(what) left out: \(reason)")
             notes.append("\(what) left out: \(reason)")
         }
-        let curvesPath = FineTuneOutputs(weights: weightFile.weights).curves
+        // Seeded weights (no file) were never fine-tuned: no curves to look for.
+        let curvesPath = weightFile.weights.map { FineTuneOutputs(weights: $0).curves }
         var curves: Data?
-        do { curves = try EvaluationReport.readCurves(curvesPath) } catch { leaveOut("training curves", error) }
+        if let curvesPath {
+            do { curves = try EvaluationReport.readCurves(curvesPath) } catch { leaveOut("training curves", error) }
+        }
         var cam: GradCAM?
         if !worst.worst.isEmpty {
             do { cam = try GradCAM(model: model) } catch { leaveOut("Grad-CAM overlays", error) }
@@ -138,7 +141,7 @@ struct EvaluateCommand: ParsableCommand {
             leaveOut("pictures of the mistakes", error)
             cam = nil
         }
-        var page = EvaluationReport(architecture: model.architecture, weights: weightFile.weights, data: data, classNames: names,
+        var page = EvaluationReport(architecture: model.architecture, weights: weightFile.weights ?? "none (seeded initial weights)", data: data, classNames: names,
                                     metrics: results, skipped: skipped, curvesPath: curvesPath, curves: curves,
                                     mistakesAsked: mistakes, mistakes: pictures, mistakeCount: worst.count,
                                     gradCAMLayer: cam?.layer)

@@ -12,11 +12,7 @@ struct FeaturesCommand: ParsableCommand {
         commandName: "features",
         abstract: "Extract a layer's output for every image of a folder (or row of a .npy batch) into .npy, .h5 or .csv.")
 
-    @Option(help: "Architecture (see `zoo list`); a weight file's recorded one when omitted.")
-    var model: String?
-
-    @Option(help: "Weight file; without it the seeded initial weights are used.")
-    var weights: String?
+    @OptionGroup var weightFile: WeightFileOptions
 
     @Option(help: ArgumentHelp("The layer whose output is written (e.g. fc2, f6, avg_pool), or several separated by "
         + "commas, computed in one pass; `pyramid` stands for a ResNet's five levels as timm's features_only gives them.",
@@ -53,7 +49,6 @@ struct FeaturesCommand: ParsableCommand {
         guard FeatureFile.Format(url: URL(fileURLWithPath: out)) != nil else {
             throw ValidationError("--out \(out): expected a name ending in .npy, .h5 or .csv")
         }
-        if model == nil && weights == nil { throw ValidationError("give --model (or --weights recording one)") }
         if layers.contains(where: \.isEmpty) { throw ValidationError("--layer \(layer): a layer name is empty") }
     }
 
@@ -83,13 +78,11 @@ struct FeaturesCommand: ParsableCommand {
                 throw CommandFailure("\(input): expected a (batch, height, width, channels) array, got shape \(x.shape)")
             }
             StandardError.warnNonFinite(x, source: input)
-            model = try LoadedModel.build(weights: weights, modelName: self.model, shape: options, inputSize: (x.shape[1], x.shape[2]),
-                                          cluster: cluster)
+            model = try weightFile.build(shape: options, inputSize: (x.shape[1], x.shape[2]), cluster: cluster)
             try model.checkMemory(batch: min(batch, x.shape[0]), training: false, option: "--batch")
             dataset = try TensorDataset(inputs: x, labels: Array(repeating: 0, count: x.shape[0]), source: input)
         } else {
-            let loaded = try LoadedModel.load(weights: weights, modelName: self.model, shape: options, applyEXIF: exif,
-                                              cluster: cluster)
+            let loaded = try weightFile.load(shape: options, applyEXIF: exif, cluster: cluster)
             model = loaded.model
             try model.checkMemory(batch: batch, training: false, option: "--batch")
             dataset = try ImageFolder(root: URL(fileURLWithPath: directory!), pipeline: loaded.pipeline)

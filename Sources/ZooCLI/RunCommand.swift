@@ -9,11 +9,7 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Run a model on a preprocessed float32 NHWC .npy batch and write the output as .npy.")
 
-    @Option(help: "Architecture (see `zoo list`); a weight file's recorded (or, for PyTorch files, detected) one when omitted.")
-    var model: String?
-
-    @Option(help: "Weight file (.h5, .weights.h5, .keras, .pth/.pt/.bin, .safetensors, .caffemodel); without it the seeded initial weights are used.")
-    var weights: String?
+    @OptionGroup var weightFile: WeightFileOptions
 
     @Option(help: "Write this layer's output instead of the model's (e.g. fc2, avg_pool).")
     var layer: String?
@@ -26,10 +22,6 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var shape: ModelShapeOptions
 
-    func validate() throws {
-        if model == nil && weights == nil { throw ValidationError("give --model (or --weights recording one)") }
-    }
-
     func run() throws {
         try OptionCheck.outputFile(out, option: "--out")
         let x = try NPY.read(URL(fileURLWithPath: input))
@@ -38,8 +30,7 @@ struct RunCommand: ParsableCommand {
                 + "got shape \(x.shape)")
         }
         StandardError.warnNonFinite(x, source: input)
-        let m = try LoadedModel.build(weights: weights, modelName: model, shape: shape.modelOptions(),
-                                      inputSize: (x.shape[1], x.shape[2]))
+        let m = try weightFile.build(shape: shape.modelOptions(), inputSize: (x.shape[1], x.shape[2]))
         try m.checkMemory(batch: x.shape[0], training: false, option: "batch in --input")
         let y = try layer.map { try m.output(at: $0, for: x) } ?? m.predict(x)
         try DurableFile.write(NPY.encode(y), to: URL(fileURLWithPath: out))

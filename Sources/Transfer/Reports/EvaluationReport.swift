@@ -26,8 +26,8 @@ public struct EvaluationReport {
     public var metrics: ClassificationReport
     /// Samples that could not be read.
     public var skipped: Int
-    /// The curves file looked for, and its SVG when it was there.
-    public var curvesPath: String
+    /// The curves file looked for (none for seeded weights), and its SVG when it was there.
+    public var curvesPath: String?
     public var curves: Data?
     /// The mistakes asked for (the page says when there were fewer), those shown, and how many there were.
     public var mistakesAsked: Int
@@ -39,7 +39,7 @@ public struct EvaluationReport {
     public var notes: [String] = []
 
     public init(architecture: String, weights: String, data: String, classNames: [String], metrics: ClassificationReport,
-                skipped: Int, curvesPath: String, curves: Data?, mistakesAsked: Int, mistakes: [MistakePicture],
+                skipped: Int, curvesPath: String?, curves: Data?, mistakesAsked: Int, mistakes: [MistakePicture],
                 mistakeCount: Int, gradCAMLayer: String?) {
         self.architecture = architecture
         self.weights = weights
@@ -90,7 +90,7 @@ public struct EvaluationReport {
 
             """
         page += summarySection() + perClassSection() + (try confusionSection())
-        if let curves {
+        if let curves, let curvesPath {
             page += "<section id=\"curves\">\n<h2>Training curves</h2>\n<p>Written by <code>zoo finetune</code> beside the weights: "
                 + "<code>\(Markup.escaped(curvesPath))</code></p>\n"
                 + "<img id=\"training-curves\" src=\"\(Markup.dataURI(curves, mediaType: "image/svg+xml"))\" alt=\"training curves\"/>\n"
@@ -112,7 +112,8 @@ public struct EvaluationReport {
         rows.append(("mean cross-entropy", String(format: "%.4f", metrics.loss)))
         let f1 = Self.f1(metrics)
         rows.append(("macro-average F1", String(format: "%.4f", f1.reduce(0, +) / Double(max(1, f1.count)))))
-        rows.append(("training curves", curves == nil ? "none (no \(curvesPath))" : curvesPath))
+        let noCurves = curvesPath.map { "none (no \($0))" } ?? "none (seeded weights, not fine-tuned)"
+        rows.append(("training curves", curves == nil ? noCurves : curvesPath ?? ""))
         var s = "<section id=\"summary\">\n<h2>Summary</h2>\n<table class=\"summary\">\n<tbody>\n"
         for (name, value) in rows {
             s += "<tr><th>\(Markup.escaped(name))</th><td>\(Markup.escaped(value))</td></tr>\n"
