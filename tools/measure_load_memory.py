@@ -40,6 +40,26 @@ def vgg16_shapes():
 FOREIGN_TEST = "ZooTests.ForeignLoadMemoryMeasurement/testPeakMemoryOfLoadingAFullSizeForeignFile"
 
 
+def write_vgg16_shaped(path):
+    """Writes a Keras legacy HDF5 file with VGG16's layer names and weight shapes (random values,
+    seed 0) with h5py; returns the bytes of its weights."""
+    rng = np.random.default_rng(0)
+    weights = 0
+    with h5py.File(path, "w") as f:
+        layers = vgg16_shapes()
+        f.attrs["layer_names"] = np.array([name.encode() for name, _ in layers])
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["keras_version"] = b"2.15.0"
+        for name, shapes in layers:
+            g = f.create_group(name)
+            names = [f"{name}/{w}:0" for w in ("kernel", "bias")]
+            g.attrs["weight_names"] = np.array([n.encode() for n in names])
+            for n, shape in zip(names, shapes):
+                g.create_dataset(n, data=rng.standard_normal(shape, dtype=np.float32))
+                weights += 4 * int(np.prod(shape))
+    return weights
+
+
 def run_alone(test, environment):
     binary = os.path.join(ROOT, ".build", "release", "ConvZooPackageTests.xctest")
     run = subprocess.run([binary, test], env={**os.environ, **environment}, capture_output=True, text=True)
@@ -87,20 +107,9 @@ def main():
         return caffe_alexnet()
     if "--pth" in sys.argv[1:] or "--safetensors" in sys.argv[1:]:
         return torchvision_vgg16("--safetensors" in sys.argv[1:])
-    rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(prefix="convzoo-memory-") as out:
         path = os.path.join(out, "vgg16_shaped.h5")
-        with h5py.File(path, "w") as f:
-            layers = vgg16_shapes()
-            f.attrs["layer_names"] = np.array([name.encode() for name, _ in layers])
-            f.attrs["backend"] = b"tensorflow"
-            f.attrs["keras_version"] = b"2.15.0"
-            for name, shapes in layers:
-                g = f.create_group(name)
-                names = [f"{name}/{w}:0" for w in ("kernel", "bias")]
-                g.attrs["weight_names"] = np.array([n.encode() for n in names])
-                for n, shape in zip(names, shapes):
-                    g.create_dataset(n, data=rng.standard_normal(shape, dtype=np.float32))
+        write_vgg16_shaped(path)
         print(f"wrote {os.path.getsize(path) / 2**20:.1f} MiB to {path}")
         run_alone("WeightIOTests.LoadMemoryMeasurement/testPeakMemoryOfLoadingVGG16SizedFile", {"CONVZOO_MEMORY_FILE": path})
 

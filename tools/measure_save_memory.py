@@ -2,7 +2,7 @@
 """Measures the peak memory of saving VGG16-sized weights (not run in CI).
 
 Writes a Keras legacy HDF5 file with VGG16's layer names and weight shapes (138M float32,
-528 MiB, random values) with h5py, as tools/measure_load_memory.py does, then runs
+528 MiB, random values) with measure_load_memory.write_vgg16_shaped, then runs
 `ZOO convert IN OUT` for each output format, and `ZOO finetune` of VGG16 from that file (a new
 3-class head trained on Tests/Fixtures/images/folder for one epoch, the trunk frozen as by
 default; the whole model is saved as the best epoch), and reports each child's peak resident set
@@ -19,10 +19,7 @@ import sys
 import tempfile
 import time
 
-import h5py
-import numpy as np
-
-from measure_load_memory import vgg16_shapes
+from measure_load_memory import write_vgg16_shaped
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -64,22 +61,9 @@ def traced_peak_mib(argv, folder):
 
 def main():
     binaries = sys.argv[1:] or [os.path.join(ROOT, ".build", "release", "zoo")]
-    rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(prefix="convzoo-save-memory-", dir=os.path.join(ROOT, ".build")) as out:
         path = os.path.join(out, "vgg16_shaped.h5")
-        weights = 0
-        with h5py.File(path, "w") as f:
-            layers = vgg16_shapes()
-            f.attrs["layer_names"] = np.array([name.encode() for name, _ in layers])
-            f.attrs["backend"] = b"tensorflow"
-            f.attrs["keras_version"] = b"2.15.0"
-            for name, shapes in layers:
-                g = f.create_group(name)
-                names = [f"{name}/{w}:0" for w in ("kernel", "bias")]
-                g.attrs["weight_names"] = np.array([n.encode() for n in names])
-                for n, shape in zip(names, shapes):
-                    g.create_dataset(n, data=rng.standard_normal(shape, dtype=np.float32))
-                    weights += 4 * int(np.prod(shape))
+        weights = write_vgg16_shaped(path)
         print(f"input {path}: {os.path.getsize(path) / 2**20:.1f} MiB file, {weights / 2**20:.1f} MiB of weights")
         for binary in binaries:
             for target, fmt in [("out.h5", "keras-h5"), ("out.weights.h5", "keras3")]:
