@@ -154,12 +154,16 @@ final class HostileInputTests: XCTestCase {
                           "at /c1: has a damaged object header", "a chunk of 5000000000000000000 bytes")
     }
 
-    /// Found by `tools/fuzz.sh 600 keras-h5 keras3` (minimized): libhdf5 1.10 segfaults iterating
-    /// the attributes of an object one of whose attribute messages is damaged, and allocates a
-    /// group's local heap at the size the file gives (here 2^64 - 168 bytes).
+    /// Found by `tools/fuzz.sh 600 keras-h5 keras3`: libhdf5 1.10 segfaults iterating the
+    /// attributes of an object one of whose attribute messages is damaged, reads an attribute's
+    /// value past its message, and allocates a group's local heap at the size the file gives (here
+    /// 2^64 - 168 bytes).
     func testFuzzFindingsInLibHDF5AreRefusedBeforeItReadsThem() throws {
         try assertRefused(["inspect", hostile("fuzz_keras_h5_attribute_dataspace.h5")], "fuzz_keras_h5_attribute_dataspace.h5",
                           "at /: has a damaged object header", "an attribute message at byte 1632 has a damaged dataspace")
+        // Its variable-length value would be read past the message (a heap-buffer-overflow under ASan).
+        try assertRefused(["inspect", hostile("fuzz_keras_h5_attribute_data_short.h5")], "fuzz_keras_h5_attribute_data_short.h5",
+                          "an attribute message at byte 992 claims 1 values of 16 bytes in 0")
         try assertRefused(["inspect", hostile("fuzz_keras3_local_heap_huge.weights.h5")], "fuzz_keras3_local_heap_huge.weights.h5",
                           "has a damaged local heap (its member names) at byte 680",
                           "a data segment of 18446744073709551448 bytes")

@@ -166,9 +166,9 @@ final class HDF5RawFile {
         // A shared datatype or dataspace is a reference to another message: no sizes to check here.
         if version >= 2 && flags & 0x03 != 0 { return nil }
         guard typeSize >= 8, spaceSize >= 4 else { return "has a datatype or dataspace too short" }
-        let typeClass = message[typeAt] & 0x0F
         var typeReader = LittleEndian(message, at: typeAt + 4)
-        let elementSize = typeReader.read(4)
+        // A variable-length value is stored as its length and its global heap reference.
+        let elementSize = message[typeAt] & 0x0F == 9 ? UInt64(8 + addressSize) : typeReader.read(4)
         let space = Array(message[spaceAt..<(spaceAt + spaceSize)])
         let spaceVersion = space[0], rank = Int(space[1])
         guard (1...2).contains(spaceVersion), rank <= 32 else { return "has a damaged dataspace" }
@@ -181,8 +181,6 @@ final class HDF5RawFile {
             guard !overflow else { return "has a dataspace whose size overflows" }
             elements = product
         }
-        // Variable-length and reference values are stored elsewhere; the others are in the message.
-        guard typeClass != 7, typeClass != 9 else { return nil }
         let (bytes, overflow) = elements.multipliedReportingOverflow(by: elementSize)
         guard !overflow, bytes <= UInt64(message.count - dataAt) else {
             return "claims \(elements) values of \(elementSize) bytes in \(message.count - dataAt)"
