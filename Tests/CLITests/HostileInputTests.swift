@@ -164,6 +164,10 @@ final class HostileInputTests: XCTestCase {
         // Its variable-length value would be read past the message (a heap-buffer-overflow under ASan).
         try assertRefused(["inspect", hostile("fuzz_keras_h5_attribute_data_short.h5")], "fuzz_keras_h5_attribute_data_short.h5",
                           "an attribute message at byte 992 claims 1 values of 16 bytes in 0")
+        // A variable-length string attribute whose characters claim 1 GB each: libhdf5 converted it
+        // through a 5 GB buffer before the file was refused further on, at /model_weights/image.
+        try assertRefused(["inspect", hostile("fuzz_keras_h5_vlen_base_huge.h5")], "fuzz_keras_h5_vlen_base_huge.h5, at /:",
+                          "not a Keras weight file")
         try assertRefused(["inspect", hostile("fuzz_keras3_local_heap_huge.weights.h5")], "fuzz_keras3_local_heap_huge.weights.h5",
                           "has a damaged local heap (its member names) at byte 680",
                           "a data segment of 18446744073709551448 bytes")

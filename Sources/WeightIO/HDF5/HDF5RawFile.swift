@@ -166,6 +166,14 @@ final class HDF5RawFile {
         // A shared datatype or dataspace is a reference to another message: no sizes to check here.
         if version >= 2 && flags & 0x03 != 0 { return nil }
         guard typeSize >= 8, spaceSize >= 4 else { return "has a datatype or dataspace too short" }
+        if message[typeAt] & 0x0F == 9 {
+            // libhdf5 converts a variable-length value through a buffer of its length times its
+            // base type's size, as the file gives it (found by the fuzzer: a 5 GB buffer).
+            guard typeSize >= 16 else { return "has a variable-length type too short" }
+            var base = LittleEndian(message, at: typeAt + 12)
+            let baseSize = base.read(4)
+            guard (1...16).contains(baseSize) else { return "has a variable-length type of \(baseSize)-byte elements" }
+        }
         var typeReader = LittleEndian(message, at: typeAt + 4)
         // A variable-length value is stored as its length and its global heap reference.
         let elementSize = message[typeAt] & 0x0F == 9 ? UInt64(8 + addressSize) : typeReader.read(4)
