@@ -9,20 +9,11 @@ import Zoo
 /// tools/make_gradcam_fixtures.py; and its score gradient against finite differences.
 final class GradCAMTests: XCTestCase {
     struct Entry: Decodable { let layer: String; let top1: [Int]; let other: Int; let shape: [Int] }
-    struct Spec: Decodable {
-        struct Output: Decodable { let activation: String }
-        let architecture: String
-        let channel_divisor: Int?
-        let hidden_units: Int?
-        let classes: Int
-        let input_shape: [Int]
-        let output: Output
-    }
 
     /// The twin of tools/make_zoo_fixtures.py with its weights; `softmax` overrides its head.
     func twin(_ name: String, inputSize: Int, softmax: Bool? = nil) throws -> Model {
         let dir = fixtureURL("zoo/\(name)")
-        let spec = try JSONDecoder().decode(Spec.self, from: Data(contentsOf: dir.appendingPathComponent("spec.json")))
+        let spec = try TwinSpec.read(dir)
         var o = ModelOptions(classes: spec.classes, inputSize: (inputSize, inputSize))
         o.channelDivisor = spec.channel_divisor ?? 1
         o.hiddenUnits = spec.hidden_units

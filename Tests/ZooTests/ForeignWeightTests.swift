@@ -23,13 +23,13 @@ final class ForeignWeightTests: XCTestCase {
         ("vgg16-bn-timm.safetensors", "vgg16-bn", .safetensors),
     ]
 
-    static func twin(_ name: String) throws -> (URL, TwinParityTests.Spec) {
+    static func twin(_ name: String) throws -> (URL, TwinSpec) {
         let dir = Self.fixtures.appendingPathComponent("zoo/\(name)")
-        return (dir, try JSONDecoder().decode(TwinParityTests.Spec.self, from: Data(contentsOf: dir.appendingPathComponent("spec.json"))))
+        return (dir, try TwinSpec.read(dir))
     }
 
     /// The twin's model, shaped as its spec says (logits out: these are torchvision twins).
-    static func model(_ spec: TwinParityTests.Spec) throws -> Model {
+    static func model(_ spec: TwinSpec) throws -> Model {
         var o = ModelOptions(classes: spec.classes, inputSize: (spec.input_shape[1], spec.input_shape[2]))
         o.channelDivisor = spec.channel_divisor ?? 1
         o.hiddenUnits = spec.hidden_units

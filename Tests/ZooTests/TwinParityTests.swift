@@ -10,32 +10,17 @@ import XCTest
 /// with their weight files (Keras-written, or torchvision through tools/convert_torchvision.py),
 /// a seeded input and the reference's outputs at the top and at named taps.
 final class TwinParityTests: XCTestCase {
-    struct Spec: Decodable {
-        struct Output: Decodable { let shape: [Int]; let activation: String }
-        let architecture: String
-        let channel_divisor: Int?
-        let hidden_units: Int?
-        let classes: Int
-        let input_shape: [Int]
-        let output: Output
-        let taps: [String: [Int]]
-        let trainable_params: Int?
-        let total_params: Int?
-        let files: [String]
-    }
-
     static let root = fixtureURL("zoo")
 
-    static func twins() throws -> [(URL, Spec)] {
+    static func twins() throws -> [(URL, TwinSpec)] {
         let dirs = try FileManager.default.contentsOfDirectory(at: Self.root, includingPropertiesForKeys: nil)
         return try dirs.sorted { $0.path < $1.path }.compactMap { dir in
-            let url = dir.appendingPathComponent("spec.json")
-            guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-            return (dir, try JSONDecoder().decode(Spec.self, from: Data(contentsOf: url)))
+            guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("spec.json").path) else { return nil }
+            return (dir, try TwinSpec.read(dir))
         }
     }
 
-    static func model(_ spec: Spec) throws -> Model {
+    static func model(_ spec: TwinSpec) throws -> Model {
         var o = ModelOptions(classes: spec.classes, inputSize: (spec.input_shape[1], spec.input_shape[2]))
         o.channelDivisor = spec.channel_divisor ?? 1
         o.hiddenUnits = spec.hidden_units
@@ -82,7 +67,7 @@ final class TwinParityTests: XCTestCase {
         for (file, twin) in [("alexnet-caffe.caffemodel", "alexnet-caffe"), ("alexnet-caffe-v1.caffemodel", "alexnet-caffe"),
                              ("googlenet-caffe.caffemodel", "googlenet-caffe")] {
             let dir = Self.root.appendingPathComponent(twin)
-            let spec = try JSONDecoder().decode(Spec.self, from: Data(contentsOf: dir.appendingPathComponent("spec.json")))
+            let spec = try TwinSpec.read(dir)
             let m = try Self.model(spec)
             m.preprocessing = .none
             let report = try m.loadWeights(from: caffe.appendingPathComponent(file))
@@ -102,7 +87,7 @@ final class TwinParityTests: XCTestCase {
     /// A caffemodel that does not fit fails before any weight changes, naming the file and the layer.
     func testBadCaffeModelsFailNamingFileAndLayer() throws {
         let dir = Self.root.appendingPathComponent("alexnet-caffe")
-        let spec = try JSONDecoder().decode(Spec.self, from: Data(contentsOf: dir.appendingPathComponent("spec.json")))
+        let spec = try TwinSpec.read(dir)
         let bad = fixtureURL("caffe/bad")
         for (file, expected) in [("wrong-blob-count.caffemodel", "layer 'conv2' has 2 weights (kernel, bias), the file's layer 'conv2'"),
                                  ("wrong-blob-shape.caffemodel", "layer 'conv1' weight 'kernel' expects (11, 11, 3, 6), the file has (5, 5, 3, 6) at conv1/blobs/0")] {
