@@ -157,7 +157,7 @@ final class HostileInputTests: XCTestCase {
     /// Found by `tools/fuzz.sh 600 keras-h5 keras3`: libhdf5 1.10 segfaults iterating the
     /// attributes of an object one of whose attribute messages is damaged, reads an attribute's
     /// value past its message, and allocates a group's local heap at the size the file gives (here
-    /// 2^64 - 168 bytes).
+    /// 2^64 - 168 bytes), and crashes on an attribute whose datatype it cannot decode.
     func testFuzzFindingsInLibHDF5AreRefusedBeforeItReadsThem() throws {
         try assertRefused(["inspect", hostile("fuzz_keras_h5_attribute_dataspace.h5")], "fuzz_keras_h5_attribute_dataspace.h5",
                           "at /: has a damaged object header", "an attribute message at byte 1632 has a damaged dataspace")
@@ -168,6 +168,9 @@ final class HostileInputTests: XCTestCase {
         // through a 5 GB buffer before the file was refused further on, at /model_weights/image.
         try assertRefused(["inspect", hostile("fuzz_keras_h5_vlen_base_huge.h5")], "fuzz_keras_h5_vlen_base_huge.h5, at /:",
                           "not a Keras weight file")
+        // A datatype of an unknown version: libhdf5 fails to decode it and crashes freeing the table.
+        try assertRefused(["inspect", hostile("fuzz_keras_h5_datatype_version.h5")], "fuzz_keras_h5_datatype_version.h5",
+                          "an attribute message at byte 1080 has a datatype of no known version (12)")
         try assertRefused(["inspect", hostile("fuzz_keras3_local_heap_huge.weights.h5")], "fuzz_keras3_local_heap_huge.weights.h5",
                           "has a damaged local heap (its member names) at byte 680",
                           "a data segment of 18446744073709551448 bytes")

@@ -134,6 +134,16 @@ final class HDF5RawFile {
                     if let problem = attributeProblem(Array(bytes[(p + header)..<(p + header + size)])) {
                         throw damaged("an attribute message at byte \(start + UInt64(p)) \(problem)")
                     }
+                } else if type == 0x15 {  // attribute info: where dense attribute storage is, if any
+                    guard size >= 2 else { throw damaged("an attribute info message too short") }
+                    let heapAt = p + header + 2 + (bytes[p + header + 1] & 0x01 != 0 ? 2 : 0)
+                    guard heapAt + addressSize <= p + header + size else { throw damaged("an attribute info message too short") }
+                    var data = LittleEndian(bytes, at: heapAt)
+                    // libhdf5 would walk a fractal heap and B-trees unchecked; h5py and Keras never write them.
+                    guard data.read(addressSize) == HDF5RawFile.undefined(addressSize) else {
+                        throw damaged("its attributes are in dense storage (a fractal heap), which h5py and Keras "
+                                      + "do not write and ConvZoo does not read")
+                    }
                 } else if type == 0x11 {  // symbol table: the group's B-tree and local heap
                     guard size >= 2 * addressSize else { throw damaged("a symbol table message too short") }
                     var data = LittleEndian(bytes, at: p + header + addressSize)
@@ -144,16 +154,21 @@ final class HDF5RawFile {
         }
     }
 
-    /// What is wrong with an attribute message's layout, or nil: its name, datatype, dataspace and
-    /// data must fit in the message. libhdf5 1.10 decodes every attribute of an object to iterate
-    /// them, and when one fails it frees a half-built table and crashes (found by
-    /// `tools/fuzz.sh keras-h5`: a segmentation fault in `H5Aiterate2`).
+    /// What is wrong with an attribute message, or nil. libhdf5 1.10 decodes every attribute of an
+    /// object to list or find one, and when one fails to decode it frees a half-built table and
+    /// crashes (found by `tools/fuzz.sh keras-h5`: segmentation faults in `H5Aiterate2` after a
+    /// damaged dataspace, then after a datatype of an unknown version). So only what weight files
+    /// hold passes: its name, datatype, dataspace and values fit in the message; the datatype is an
+    /// integer, an IEEE float, or a fixed- or variable-length string (`datatypeProblem`); nothing shared.
     func attributeProblem(_ message: [UInt8]) -> String? {
         guard message.count >= 8 else { return "is too short" }
         var reader = LittleEndian(message, at: 0)
         let version = Int(reader.read(1)), flags = reader.read(1)
         let nameSize = Int(reader.read(2)), typeSize = Int(reader.read(2)), spaceSize = Int(reader.read(2))
         guard (1...3).contains(version) else { return "has no known version (\(version))" }
+        // Version 1 has a reserved byte there; later ones flag a shared datatype or dataspace, which
+        // weight files do not use.
+        guard version == 1 || flags == 0 else { return "has flags \(flags); expected 0 (nothing shared)" }
         if version == 3 { _ = reader.read(1) }  // the name's character set
         // Version 1 pads each part to 8 bytes.
         func padded(_ n: Int) -> Int { version == 1 ? (n + 7) / 8 * 8 : n }
@@ -163,37 +178,84 @@ final class HDF5RawFile {
             return "holds parts of \(nameSize), \(typeSize) and \(spaceSize) bytes in \(message.count)"
         }
         guard message[nameAt + nameSize - 1] == 0 else { return "has a name that does not end" }
-        // A shared datatype or dataspace is a reference to another message: no sizes to check here.
-        if version >= 2 && flags & 0x03 != 0 { return nil }
-        guard typeSize >= 8, spaceSize >= 4 else { return "has a datatype or dataspace too short" }
-        if message[typeAt] & 0x0F == 9 {
-            // libhdf5 converts a variable-length value through a buffer of its length times its
-            // base type's size, as the file gives it (found by the fuzzer: a 5 GB buffer).
-            guard typeSize >= 16 else { return "has a variable-length type too short" }
-            var base = LittleEndian(message, at: typeAt + 12)
-            let baseSize = base.read(4)
-            guard (1...16).contains(baseSize) else { return "has a variable-length type of \(baseSize)-byte elements" }
-        }
-        var typeReader = LittleEndian(message, at: typeAt + 4)
+        let type = Array(message[typeAt..<(typeAt + typeSize)])
+        if let problem = HDF5RawFile.datatypeProblem(type) { return "has \(problem)" }
         // A variable-length value is stored as its length and its global heap reference.
-        let elementSize = message[typeAt] & 0x0F == 9 ? UInt64(8 + addressSize) : typeReader.read(4)
-        let space = Array(message[spaceAt..<(spaceAt + spaceSize)])
-        let spaceVersion = space[0], rank = Int(space[1])
-        guard (1...2).contains(spaceVersion), rank <= 32 else { return "has a damaged dataspace" }
-        let dimsAt = spaceVersion == 1 ? 8 : 4
-        guard dimsAt + rank * sizeSize <= space.count else { return "has a dataspace of \(rank) dimensions in \(space.count) bytes" }
-        var elements: UInt64 = spaceVersion == 2 && space[3] == 2 ? 0 : 1  // a null dataspace holds nothing
-        var dims = LittleEndian(space, at: dimsAt)
-        for _ in 0..<rank {
-            let (product, overflow) = elements.multipliedReportingOverflow(by: dims.read(sizeSize))
-            guard !overflow else { return "has a dataspace whose size overflows" }
-            elements = product
+        var typeReader = LittleEndian(type, at: 4)
+        let elementSize = type[0] & 0x0F == 9 ? UInt64(8 + addressSize) : typeReader.read(4)
+        guard let elements = dataspaceElements(Array(message[spaceAt..<(spaceAt + spaceSize)])) else {
+            return "has a damaged dataspace"
         }
         let (bytes, overflow) = elements.multipliedReportingOverflow(by: elementSize)
         guard !overflow, bytes <= UInt64(message.count - dataAt) else {
             return "claims \(elements) values of \(elementSize) bytes in \(message.count - dataAt)"
         }
         return nil
+    }
+
+    /// What is wrong with a datatype message for an attribute's values, or nil for the kinds weight files
+    /// hold (h5py writes them all in datatype version 1): integers of 1, 2, 4 or 8 whole bytes; IEEE
+    /// half, single and double floats; fixed-length strings; variable-length strings of 1-byte characters.
+    static func datatypeProblem(_ type: [UInt8], variableLengthBase: Bool = false) -> String? {
+        guard type.count >= 8 else { return "a datatype too short" }
+        let typeClass = type[0] & 0x0F, version = type[0] >> 4
+        guard (1...3).contains(version) else { return "a datatype of no known version (\(version))" }
+        var reader = LittleEndian(type, at: 1)
+        let bits = reader.read(3), size = reader.read(4)
+        switch typeClass {
+        case 0:  // fixed-point: bit offset and precision
+            guard type.count >= 12, [1, 2, 4, 8].contains(size) else { return "an integer type of \(size) bytes" }
+            let offset = reader.read(2), precision = reader.read(2)
+            guard offset == 0, precision == 8 * size else { return "an integer type of \(precision) bits at bit \(offset)" }
+        case 1:  // floating-point: sign location in the class bits, then the IEEE layout
+            guard !variableLengthBase, type.count >= 20 else { return "a floating-point type too short" }
+            let layout = (0..<6).map { reader.read($0 < 2 ? 2 : 1) }, bias = reader.read(4)
+            let sign = (bits >> 8) & 0xFF, vax = bits & 0x41 == 0x41
+            let ieee: [UInt64: ([UInt64], UInt64, UInt64)] = [
+                2: ([0, 16, 10, 5, 0, 10], 15, 15), 4: ([0, 32, 23, 8, 0, 23], 127, 31), 8: ([0, 64, 52, 11, 0, 52], 1023, 63),
+            ]
+            guard !vax, (bits >> 4) & 0x03 == 2, let expected = ieee[size], layout == expected.0, bias == expected.1,
+                  sign == expected.2 else { return "a floating-point type of \(size) bytes that is not IEEE 754" }
+        case 3:  // string: padding and character set
+            guard size >= 1, bits & 0x0F <= 2, (bits >> 4) & 0x0F <= 1 else { return "a damaged string type" }
+        case 9 where !variableLengthBase:  // variable-length string, then its base type (1-byte characters)
+            guard bits & 0x0F == 1, (bits >> 4) & 0x0F <= 2, (bits >> 8) & 0x0F <= 1 else {
+                return "a variable-length type that is not a string"
+            }
+            let base = Array(type[8...])
+            if let problem = datatypeProblem(base, variableLengthBase: true) { return problem }
+            // libhdf5 converts a variable-length value through a buffer of its length times its
+            // base type's size, as the file gives it (found by the fuzzer: a 5 GB buffer).
+            var baseReader = LittleEndian(base, at: 4)
+            guard base[0] & 0x0F == 0 || base[0] & 0x0F == 3, baseReader.read(4) == 1 else {
+                return "a variable-length string whose characters are not single bytes"
+            }
+        default:
+            return "a datatype of class \(typeClass), which weight files do not use"
+        }
+        return nil
+    }
+
+    /// How many elements a dataspace message holds, or nil when it is damaged: versions 1 and 2,
+    /// at most 32 dimensions, current (and maximum) sizes inside the message, a product that fits.
+    func dataspaceElements(_ space: [UInt8]) -> UInt64? {
+        guard space.count >= 4 else { return nil }
+        let version = space[0], rank = Int(space[1]), flags = space[2]
+        // Version 2 says scalar (0, no dimensions), simple (1) or null (2, no values).
+        let kind = version == 2 ? space[3] : rank == 0 ? 0 : 1
+        guard (1...2).contains(version), rank <= 32, flags & ~1 == 0, kind <= 2, (kind == 1) == (rank > 0) else {
+            return nil
+        }
+        let dimsAt = version == 1 ? 8 : 4
+        guard dimsAt + rank * sizeSize * (flags & 1 == 0 ? 1 : 2) <= space.count else { return nil }
+        var elements: UInt64 = kind == 2 ? 0 : 1
+        var dims = LittleEndian(space, at: dimsAt)
+        for _ in 0..<rank {
+            let (product, overflow) = elements.multipliedReportingOverflow(by: dims.read(sizeSize))
+            guard !overflow else { return nil }
+            elements = product
+        }
+        return elements
     }
 
     /// Checks a group's local heap (its member names) before libhdf5 loads it: libhdf5 1.10
