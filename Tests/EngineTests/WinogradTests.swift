@@ -2,7 +2,8 @@ import XCTest
 @testable import Engine
 
 /// Winograd F(2x2, 3x3) and F(4x4, 3x3) against a float64 convolution, beside the direct (im2col)
-/// path's own error; the transformed-kernel cache follows weight changes.
+/// path's own error, in training's forward and input gradient too; the transformed-kernel cache
+/// follows weight changes.
 final class WinogradTests: XCTestCase {
     /// Runs `body` with Winograd tile `m` (0: direct), used however few tiles a layer has.
     func withOutputTile<T>(_ m: Int, _ body: () throws -> T) rethrows -> T {
@@ -94,6 +95,50 @@ final class WinogradTests: XCTestCase {
             for m in [2, 4] {
                 let y = try withOutputTile(m) { try conv.forwardFused(x, scale: scale, shift: shift, then: act) }
                 assertClose(y, direct, relative: 1e-5, "F(\(m)x\(m)) \(act)")
+            }
+        }
+    }
+
+    /// In training the forward and the input gradient take Winograd too (dx of a stride-1 3x3
+    /// convolution is the convolution of dy with the kernel turned 180 degrees, channels swapped):
+    /// outputs and gradients match direct convolution's, the kernel gradient is unchanged.
+    func testTrainingForwardAndInputGradientMatchDirectConvolution() throws {
+        for (shape, filters, padding) in Self.cases.prefix(4) {
+            for act in [Activation.linear, .relu] {
+                let conv = Conv2D(name: "conv", inputChannels: shape[3], filters: filters, kernelSize: (3, 3),
+                                  padding: padding, activation: act, initializer: .heNormal())
+                conv.bias?.value = randomTensor([filters], seed: 2, low: -0.1, high: 0.1)
+                let x = randomTensor(shape, seed: 3)
+                let dy = randomTensor(try conv.outputShape(for: shape), seed: 4)
+                func pass(_ m: Int) throws -> (y: Tensor, dx: Tensor, dw: Tensor) {
+                    try withOutputTile(m) {
+                        conv.zeroGradients()
+                        let y = try conv.forward(x, mode: .training)
+                        let dx = try XCTUnwrap(try conv.backward(dy, needsInputGradient: true))
+                        return (y, dx, conv.kernel.gradient)
+                    }
+                }
+                let direct = try pass(0)
+                for m in [2, 4] {
+                    XCTAssertNotNil(withOutputTile(m) { WinogradPlan(inputGradientOf: conv, inputShape: shape) })
+                    let w = try pass(m)
+                    let what = "F(\(m)x\(m)) \(shape) -> \(filters) \(padding) \(act)"
+                    assertClose(w.y, direct.y, relative: 1e-5, "output, " + what)
+                    assertClose(w.dx, direct.dx, relative: 1e-5, "input gradient, " + what)
+                    XCTAssertEqual(w.dw, direct.dw, "kernel gradient, " + what)
+                }
+            }
+        }
+    }
+
+    /// Finite differences of the Winograd forward and input gradient, same and valid padding.
+    func testWinogradBackwardPassesGradientCheck() throws {
+        for padding in [Padding.same, .valid] {
+            let conv = Conv2D(name: "conv \(padding)", inputChannels: 16, filters: 17, kernelSize: (3, 3), padding: padding)
+            conv.bias?.value = randomTensor([17], seed: 7)
+            try withOutputTile(2) {
+                XCTAssertNotNil(WinogradPlan(inputGradientOf: conv, inputShape: [1, 6, 5, 16]))
+                try GradientCheck().check(conv, input: randomTensor([1, 6, 5, 16]))
             }
         }
     }

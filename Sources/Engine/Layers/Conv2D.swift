@@ -27,6 +27,7 @@ public final class Conv2D: Layer {
     private var savedInput: Tensor?
     private var savedOutput: Tensor?
     private let winogradKernels = WinogradKernelCache()
+    private let winogradGradientKernels = WinogradKernelCache()
 
     public init(name: String, inputChannels: Int, filters: Int, kernelSize: (Int, Int),
                 strides: (Int, Int) = (1, 1), padding: Padding = .valid, dilation: (Int, Int) = (1, 1),
@@ -69,7 +70,7 @@ public final class Conv2D: Layer {
 
     public var parameters: [Parameter] { [kernel] + (bias.map { [$0] } ?? []) }
 
-    /// The Winograd output tile of stride-1 3x3 convolutions at inference: 2 (the default: F(2x2, 3x3),
+    /// The Winograd output tile of stride-1 3x3 convolutions (forward and input gradient): 2 (the default: F(2x2, 3x3),
     /// 1.3-1.6x faster on most such layers, rounding error no larger than direct convolution's), 4
     /// (opt-in: F(4x4, 3x3), 2-2.5x faster on large layers, about 10x direct convolution's rounding
     /// error) or 0 (direct convolution only). `ZOO_WINOGRAD=0|2|4` sets it at start; other values are ignored.
@@ -117,15 +118,16 @@ public final class Conv2D: Layer {
     public func forward(_ input: Tensor, mode: Mode) throws -> Tensor {
         let outShape = try outputShape(for: input.shape)
         var out = Tensor(uninitialized: outShape)
-        if mode == .inference, let plan = WinogradPlan(conv: self, inputShape: input.shape, activation: activation) {
+        if let plan = WinogradPlan(conv: self, inputShape: input.shape, activation: activation) {
             winogradForward(plan, input, scale: nil, shift: bias?.value.data, activation: activation, y: out.mutableData())
-            return out
+        } else {
+            let k = appliedKernel
+            withExtendedLifetime(k) {   // k.data is read here; a masked k owns its storage
+                ConvPlan(conv: self, inputShape: input.shape)
+                    .forward(x: input.data, kernel: k.data, scale: nil, shift: bias?.value.data, activation: activation,
+                             y: out.mutableData())
+            }
         }
-        let k = appliedKernel
-        defer { withExtendedLifetime(k) {} }   // k.data is read below; a masked k owns its storage
-        ConvPlan(conv: self, inputShape: input.shape)
-            .forward(x: input.data, kernel: k.data, scale: nil, shift: bias?.value.data, activation: activation,
-                     y: out.mutableData())
         if mode == .training {
             savedInput = input
             savedOutput = activation.keptForBackward(out)
@@ -170,6 +172,19 @@ public final class Conv2D: Layer {
         withExtendedLifetime(u) {}
     }
 
+    /// dx from dy by Winograd: the input gradient of a stride-1 3x3 convolution is itself one
+    /// (`WinogradPlan.init(inputGradientOf:)`), with its own cached transformed kernel.
+    private func winogradInputGradient(_ plan: WinogradPlan, dy: Tensor, dx: UnsafeMutablePointer<Float>) {
+        let u = winogradGradientKernels.kernel(version: kernel.version, outputTile: plan.m) {
+            let k = appliedKernel
+            return withExtendedLifetime(k) {
+                WinogradPlan.transformGradientKernel(k.data, channels: inputChannels, filters: filters, outputTile: plan.m)
+            }
+        }
+        plan.forward(x: dy.data, u: u.data, scale: nil, shift: nil, relu: false, y: dx)
+        withExtendedLifetime(u) {}
+    }
+
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         let x = try requireSaved(savedInput)
         let outShape = try outputShape(for: x.shape)
@@ -198,7 +213,13 @@ public final class Conv2D: Layer {
         } else {
             let plan = ConvPlan(conv: self, inputShape: x.shape)
             if let dw = kernelGradient { plan.accumulateKernelGradient(x: x.data, dy: dy.data, dw: dw) }
-            if let dxData { plan.inputGradient(dy: dy.data, kernel: k.data, dx: dxData) }
+            if let dxData {
+                if let winograd = WinogradPlan(inputGradientOf: self, inputShape: x.shape) {
+                    winogradInputGradient(winograd, dy: dy, dx: dxData)
+                } else {
+                    plan.inputGradient(dy: dy.data, kernel: k.data, dx: dxData)
+                }
+            }
         }
         if let dw = kernelGradient, let kernelMask {
             // Masked-out elements were zero before this pass; keep them so.

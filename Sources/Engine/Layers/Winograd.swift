@@ -50,26 +50,49 @@ struct WinogradPlan {
     /// A plan for `conv` on `inputShape`, or nil when Winograd does not apply (not stride-1 3x3,
     /// grouped, dilated, or an activation other than linear and ReLU) or is switched off.
     init?(conv: Conv2D, inputShape s: [Int], activation: Activation, outputTile: Int = WinogradPlan.outputTile) {
-        guard outputTile == 2 || outputTile == 4, conv.kernelSize == (3, 3), conv.strides == (1, 1),
-              conv.dilation == (1, 1), conv.groups == 1, activation == .linear || activation == .relu,
-              s[3] >= WinogradPlan.minimumChannels, conv.filters >= WinogradPlan.minimumChannels else { return nil }
+        guard WinogradPlan.applies(to: conv), activation == .linear || activation == .relu else { return nil }
         let g = conv.geometry(s)
+        self.init(batch: s[0], outputTile: outputTile, geometry: zoo_winograd_geometry(
+            height: s[1], width: s[2], channels: s[3], out_height: g.outHeight, out_width: g.outWidth,
+            filters: conv.filters, pad_top: g.rows.padBegin, pad_left: g.cols.padBegin, tiles_y: 0, tiles_x: 0))
+    }
+
+    /// A plan for the input gradient of `conv` on `inputShape`: dx is the convolution of dy with the kernel
+    /// turned 180 degrees and its channel axes swapped (`transformGradientKernel`), padded by 2 - pad,
+    /// so it is Winograd-eligible exactly when the forward is.
+    init?(inputGradientOf conv: Conv2D, inputShape s: [Int], outputTile: Int = WinogradPlan.outputTile) {
+        guard WinogradPlan.applies(to: conv) else { return nil }
+        let g = conv.geometry(s)
+        guard (0...2).contains(g.rows.padBegin), (0...2).contains(g.cols.padBegin) else { return nil }
+        self.init(batch: s[0], outputTile: outputTile, geometry: zoo_winograd_geometry(
+            height: g.outHeight, width: g.outWidth, channels: conv.filters, out_height: s[1], out_width: s[2],
+            filters: s[3], pad_top: 2 - g.rows.padBegin, pad_left: 2 - g.cols.padBegin, tiles_y: 0, tiles_x: 0))
+    }
+
+    /// Stride-1, undilated, ungrouped 3x3 convolutions.
+    private static func applies(to conv: Conv2D) -> Bool {
+        conv.kernelSize == (3, 3) && conv.strides == (1, 1) && conv.dilation == (1, 1) && conv.groups == 1
+    }
+
+    private init?(batch: Int, outputTile: Int, geometry shape: zoo_winograd_geometry) {
+        guard outputTile == 2 || outputTile == 4, shape.channels >= WinogradPlan.minimumChannels,
+              shape.filters >= WinogradPlan.minimumChannels else { return nil }
         m = outputTile
-        let tilesY = (g.outHeight + m - 1) / m, tilesX = (g.outWidth + m - 1) / m
-        geometry = zoo_winograd_geometry(height: s[1], width: s[2], channels: s[3], out_height: g.outHeight,
-                                         out_width: g.outWidth, filters: conv.filters, pad_top: g.rows.padBegin,
-                                         pad_left: g.cols.padBegin, tiles_y: tilesY, tiles_x: tilesX)
-        tileCount = s[0] * tilesY * tilesX
+        var shape = shape
+        shape.tiles_y = (shape.out_height + m - 1) / m
+        shape.tiles_x = (shape.out_width + m - 1) / m
+        geometry = shape
+        tileCount = batch * shape.tiles_y * shape.tiles_x
         guard tileCount >= WinogradPlan.minimumTiles else { return nil }
         let points = (m + 2) * (m + 2), threads = Parallel.threadCount
-        let perTile = points * (s[3] + conv.filters)
+        let perTile = points * (shape.channels + shape.filters)
         // Blocks of whole 12-row micro-panels, within the scratch budget and leaving every thread
         // some blocks to balance.
         let fit = max(12, WinogradPlan.scratchBudget / perTile / 12 * 12)
         let balanced = max(12, (tileCount + 2 * threads - 1) / (2 * threads) + 11) / 12 * 12
         tilesPerBlock = min(fit, balanced, 144)
         let blocks = (tileCount + tilesPerBlock - 1) / tilesPerBlock
-        filterBlocks = blocks >= 2 * threads ? 1 : min((2 * threads + blocks - 1) / blocks, max(1, conv.filters / 64))
+        filterBlocks = blocks >= 2 * threads ? 1 : min((2 * threads + blocks - 1) / blocks, max(1, shape.filters / 64))
     }
 
     /// The kernel (3, 3, C, K), HWIO, as G g G^T at each of the t x t points: (t * t, C, K), computed in
@@ -79,6 +102,22 @@ struct WinogradPlan {
         let out = u.mutableData(), plane = channels * filters
         Parallel.forRanges(plane, minimumChunk: 4096) { r in zoo_winograd_kernel(Int32(m), kernel, plane, r.lowerBound, r.count, out) }
         return u
+    }
+
+    /// The transformed kernel of the input gradient's convolution: the (3, 3, C, K) kernel turned 180 degrees
+    /// with its channel axes swapped, (3, 3, K, C), then transformed as `transformKernel` does.
+    static func transformGradientKernel(_ kernel: UnsafePointer<Float>, channels: Int, filters: Int,
+                                        outputTile m: Int) -> Tensor {
+        var turned = Tensor(uninitialized: [3, 3, filters, channels])
+        let t = turned.mutableData()
+        Parallel.forRanges(9 * channels, minimumChunk: 64) { r in
+            for i in r {
+                let tap = i / channels, c = i % channels
+                let src = kernel + (tap * channels + c) * filters, dst = t + (8 - tap) * filters * channels + c
+                for k in 0..<filters { dst[k * channels] = src[k] }
+            }
+        }
+        return withExtendedLifetime(turned) { transformKernel(t, channels: filters, filters: channels, outputTile: m) }
     }
 
     /// y = activation(conv(x) * scale + shift) from the transformed kernel `u`, block by block: a block's
