@@ -109,12 +109,20 @@ public final class HDF5Dataset: HDF5Object {
                         + "(float16, bfloat16, float32 or float64)")
         }
         guard count > 0 else { return }
-        let declared = count * dtype.byteCount
+        try checkStoredSize(declared: count * dtype.byteCount, limits)
+    }
+
+    /// Throws unless the bytes the dataset stores can hold the `declared` bytes its shape and type need.
+    /// Uncompressed (contiguous or compact) data must hold all of them: libhdf5 1.10 copies a compact
+    /// dataset's values from its header at the declared size, past what the file stores (found by
+    /// `tools/fuzz.sh keras-h5`: a heap-buffer-overflow in `H5Dread`).
+    private func checkStoredSize(declared: Int, _ limits: ReadLimits) throws {
+        let dims = shape.map(String.init).joined(separator: " x ")
         let stored = HDF5Library.serialized { Int(clamping: H5Dget_storage_size(handle.id)) }
         if stored == 0 {
             throw error("declares shape (\(dims)) but stores no data; expected \(declared) bytes of \(dtypeDescription)")
         }
-        if layout == H5D_CONTIGUOUS && stored < declared {
+        if (layout == H5D_CONTIGUOUS || layout == H5D_COMPACT) && stored < declared {
             throw error("stores \(stored) bytes; shape (\(dims)) of \(dtypeDescription) needs \(declared)")
         }
         if declared > limits.bombFloorBytes && declared / limits.maxExpansion > stored {
@@ -139,8 +147,14 @@ public final class HDF5Dataset: HDF5Object {
         guard shape.count <= limits.maxRank, let count = elementCount, count <= limits.maxElements else {
             throw error("absurd dimensions \(shape); expected at most \(limits.maxElements) integers")
         }
+        guard count > 0 else { return Tensor(uninitialized: shape) }
+        let width = HDF5Library.serialized { () -> Int in
+            guard let type = HDF5Handle(H5Dget_type(handle.id), close: H5Tclose) else { return 0 }
+            return H5Tget_size(type.id)
+        }
+        guard (1...8).contains(width) else { throw error("holds integers of \(width) bytes; expected 1 to 8") }
+        try checkStoredSize(declared: count * width, limits)
         var tensor = Tensor(uninitialized: shape)
-        guard count > 0 else { return tensor }
         let base = tensor.mutableData()
         try HDF5Library.serialized {
             guard H5Dread(handle.id, convzoo_h5t_native_float(), convzoo_h5s_all(), convzoo_h5s_all(),

@@ -277,8 +277,24 @@ final class HDF5RawFile {
             throw damaged("a data segment of \(size) bytes at byte \(data) runs past the end of the file "
                           + "(\(file.size - base) bytes) or past \(HDF5RawFile.maxChunkBytes) bytes")
         }
-        guard freeList == HDF5RawFile.undefined(sizeSize) || freeList < size else {
-            throw damaged("its free list starts at \(freeList), outside its \(size) bytes")
+        // libhdf5 1.10 walks the free list unchecked for loops, allocating a record per block (found
+        // by `tools/fuzz.sh keras3`: a block that names itself as the next, and 1 GB of records), and
+        // reads each block's two fields without checking they lie in the heap.
+        // The list ends at offset 1 (libhdf5's H5HL_FREE_NULL; the format's text says the undefined address).
+        var block = freeList, visited: Set<UInt64> = []
+        while block != 1 && block != HDF5RawFile.undefined(sizeSize) {
+            guard block <= size, size - block >= UInt64(2 * sizeSize) else {
+                throw damaged("a free block at \(block) lies outside its \(size) bytes")
+            }
+            guard visited.insert(block).inserted, visited.count <= 100_000 else {
+                throw damaged("its free list runs in a loop (block \(block) again)")
+            }
+            var fields = LittleEndian(try bytes(at: data + block, count: 2 * sizeSize, path: path), at: 0)
+            let next = fields.read(sizeSize), length = fields.read(sizeSize)
+            guard next != 0, length <= size - block else {
+                throw damaged("a free block at \(block) of \(length) bytes is damaged")
+            }
+            block = next
         }
     }
 }
