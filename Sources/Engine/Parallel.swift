@@ -16,11 +16,18 @@ public enum Parallel {
         return max(1, ProcessInfo.processInfo.activeProcessorCount / (Launch.current?.localSize ?? 1))
     }()
 
-    /// Calls `body(part)` for `part` in `0..<parts`, running parts concurrently on the pool.
+    /// The compute threads, started at first use.
+    private static let pool = ThreadPool(workers: max(0, threadCount - 1))
+
+    /// Calls `body(part)` for `part` in `0..<parts`, running parts concurrently on the pool (on the
+    /// calling thread alone when the pool is busy, or from `background` work).
     public static func run(parts: Int, _ body: (Int) -> Void) {
         if parts <= 1 { if parts == 1 { body(0) }; return }
-        DispatchQueue.concurrentPerform(iterations: parts, execute: body)
+        if threadCount > 1, Thread.current.threadDictionary[backgroundKey] == nil, pool.run(parts: parts, body) { return }
+        for part in 0..<parts { body(part) }
     }
+
+    private static let backgroundKey = "zoo.background"
 
     /// Splits `0..<count` into at most `threadCount` contiguous ranges and runs them concurrently.
     /// Ranges smaller than `minimumChunk` are not split further.
@@ -33,11 +40,15 @@ public enum Parallel {
         }
     }
 
-    /// Starts `body` on the same pool and returns at once, for work that overlaps the compute
-    /// (decoding the next batch). It occupies one pool thread; `run` shares the pool with it
-    /// instead of adding threads, so the cores are not oversubscribed.
+    /// Starts `body` on another thread and returns at once, for work that overlaps the compute
+    /// (decoding the next batch). Its own `run` calls stay on its thread, so it never takes the
+    /// compute threads from the layers.
     public static func background(_ body: @escaping @Sendable () -> Void) {
-        DispatchQueue.global().async(execute: body)
+        DispatchQueue.global().async {
+            Thread.current.threadDictionary[backgroundKey] = true
+            defer { Thread.current.threadDictionary[backgroundKey] = nil }
+            body()
+        }
     }
 
     /// The `part`-th of `parts` contiguous, near-equal ranges covering `0..<count`.

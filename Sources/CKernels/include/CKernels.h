@@ -39,6 +39,9 @@ int zoo_sgemm_force_isa(int isa);
 /// and returns the floating-point operations done (the result goes to `sink` so nothing is optimized away).
 double zoo_fma_loop(long iterations, float *sink);
 
+/// One pause instruction, for a thread spinning on a shared flag.
+void zoo_spin_pause(void);
+
 /// A stride-1 3x3 convolution's shape as the Winograd transforms see it; tiles are m x m output blocks
 /// numbered image by image, row by row.
 typedef struct {
