@@ -23,11 +23,17 @@ public enum Parallel {
     /// calling thread alone when the pool is busy, or from `background` work).
     public static func run(parts: Int, _ body: (Int) -> Void) {
         if parts <= 1 { if parts == 1 { body(0) }; return }
-        if threadCount > 1, Thread.current.threadDictionary[backgroundKey] == nil, pool.run(parts: parts, body) { return }
+        if threadCount > 1, pthread_getspecific(backgroundKey) == nil, pool.run(parts: parts, body) { return }
         for part in 0..<parts { body(part) }
     }
 
-    private static let backgroundKey = "zoo.background"
+    /// Set (non-nil) on a thread running `background` work; a thread-specific key, as `run` reads it
+    /// on every call.
+    private static let backgroundKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
 
     /// Splits `0..<count` into at most `threadCount` contiguous ranges and runs them concurrently.
     /// Ranges smaller than `minimumChunk` are not split further.
@@ -45,8 +51,8 @@ public enum Parallel {
     /// compute threads from the layers.
     public static func background(_ body: @escaping @Sendable () -> Void) {
         DispatchQueue.global().async {
-            Thread.current.threadDictionary[backgroundKey] = true
-            defer { Thread.current.threadDictionary[backgroundKey] = nil }
+            pthread_setspecific(backgroundKey, UnsafeRawPointer(bitPattern: 1))
+            defer { pthread_setspecific(backgroundKey, nil) }
             body()
         }
     }

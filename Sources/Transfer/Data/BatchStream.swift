@@ -13,8 +13,8 @@ public struct Batch {
 /// Batches of a dataset in a given order, each decoded while the previous one is in use.
 ///
 /// Memory stays bounded by two batches: the one handed out and the next, which is decoded on the
-/// engine's pool (`Parallel.background`, one pool thread) while the caller computes, never on a
-/// thread of its own. A sample that cannot be read is left out of its batch, reported to the
+/// shared background queue (`Parallel.background`, which keeps it off the compute threads) while the
+/// caller computes, never on a thread of its own. A sample that cannot be read is left out of its batch, reported to the
 /// logger with its name, and counted in `summary`; the stream goes on.
 public final class BatchStream: Sequence, IteratorProtocol {
     public let dataset: LabeledDataset
